@@ -1,0 +1,133 @@
+"""The result object shared by all array-level solvers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(repr=False)
+class VAEParameters:
+    """Encoder and decoder parameters of a linear VAE (paper eq. 5).
+
+    The decoder mean is ``G @ diag(w_x) @ z`` with variance ``gamma * I``;
+    the encoder mean is ``W_z @ x`` and its covariance ``Sigma_z = S @ S.T``.
+    Columns outside ``active_set`` have ``w_x = 0``, a zero row in ``W_z`` and
+    an identity block in ``Sigma_z`` (the prior), so only the active blocks
+    are stored; :meth:`full_S` and :attr:`W_z` expand them.
+
+    Attributes
+    ----------
+    w_x : array, shape (n_sources,)
+        Decoder weights (non-negative representative of the sign class of
+        section 4.6 of the paper).
+    gamma : float
+        Decoder variance.
+    active_set : array of int, shape (n_active,)
+        Columns with ``w_x > 0``.
+    W_z_active : array, shape (n_active, n_sensors)
+        Rows of the encoder mean matrix on the active set.
+    S_active : array, shape (n_active, n_active) | None
+        Encoder covariance factor on the active set (full covariance VAE).
+    s : array, shape (n_sources,) | None
+        Encoder standard deviations (diagonal covariance VAE).
+    """
+
+    w_x: np.ndarray
+    gamma: float
+    active_set: np.ndarray
+    W_z_active: np.ndarray
+    S_active: np.ndarray | None = None
+    s: np.ndarray | None = None
+
+    @property
+    def n_sources(self):
+        return self.w_x.shape[0]
+
+    @property
+    def W_z(self):
+        """Dense encoder mean matrix, shape (n_sources, n_sensors)."""
+        W_z = np.zeros((self.n_sources, self.W_z_active.shape[1]))
+        W_z[self.active_set] = self.W_z_active
+        return W_z
+
+    def full_S(self):
+        """Dense encoder covariance factor ``S``, shape (n_sources, n_sources).
+
+        For the diagonal-covariance model this is ``diag(s)``.
+        """
+        if self.s is not None:
+            return np.diag(self.s)
+        S = np.eye(self.n_sources)
+        if self.S_active is not None:
+            idx = self.active_set
+            S[np.ix_(idx, idx)] = self.S_active
+        return S
+
+    def __repr__(self):
+        kind = "diagonal" if self.s is not None else "full"
+        return (
+            f"<VAEParameters | {kind} encoder covariance, "
+            f"{self.active_set.size}/{self.n_sources} active, "
+            f"gamma={self.gamma:.3g}>"
+        )
+
+
+@dataclass(repr=False)
+class SolverResult:
+    """What an array-level solver returns.
+
+    Attributes
+    ----------
+    X : array, shape (n_sources, n_times)
+        Estimated source time courses (row-sparse).
+    weights : array, shape (n_sources,)
+        Source variances ``w = w_x ** 2`` (one value per column; columns of
+        one location share it when ``n_orient > 1``). For the group lasso,
+        the weights of its variational (IRLS) form, ``||X_i||_F``.
+    active_set : array of int, shape (n_active,)
+        Indices of columns with non-zero weight.
+    cost : array, shape (n_iter + 1,)
+        Objective value before the first and after each iteration (the
+        model's own objective; see each solver's docstring).
+    n_iter : int
+        Number of iterations run.
+    converged : bool
+        Whether the stopping criterion was met before ``max_iter``.
+    gamma : float | None
+        Decoder (noise) variance used at the end (learned or fixed).
+    model : str
+        ``"full_vae"``, ``"diag_vae"``, ``"autoencoder"`` or ``"group_lasso"``.
+    n_orient : int
+        Number of columns per location.
+    params : VAEParameters | None
+        Encoder / decoder parameters (VAE and AE models).
+    info : dict
+        Solver-specific diagnostics (update rule, duality gap, ...).
+    """
+
+    X: np.ndarray
+    weights: np.ndarray
+    active_set: np.ndarray
+    cost: np.ndarray
+    n_iter: int
+    converged: bool
+    gamma: float | None
+    model: str
+    n_orient: int = 1
+    params: VAEParameters | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def row_norms(self):
+        """Euclidean norm of each location's time courses, (n_locations,)."""
+        X = self.X.reshape(-1, self.n_orient * self.X.shape[1])
+        return np.linalg.norm(X, axis=1)
+
+    def __repr__(self):
+        status = "converged" if self.converged else "not converged"
+        return (
+            f"<SolverResult | {self.model}, {self.active_set.size} active of "
+            f"{self.weights.size}, {self.n_iter} iterations, {status}>"
+        )

@@ -1,0 +1,89 @@
+"""Shared helpers: logging, warnings and input validation."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+
+logger = logging.getLogger("vaesource")
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative solver stopped before meeting its tolerance."""
+
+
+def warn(message, category=UserWarning):
+    """Emit a warning attributed to the caller of the public function."""
+    warnings.warn(message, category, stacklevel=3)
+
+
+def _check_option(name, value, allowed):
+    """Raise a ValueError naming the parameter if ``value`` is not allowed."""
+    if value not in allowed:
+        allowed = list(allowed)
+        if len(allowed) > 1:
+            options = ", ".join(repr(v) for v in allowed[:-1])
+            options += f", and {allowed[-1]!r}"
+        else:
+            options = repr(allowed[0])
+        raise ValueError(
+            f"Invalid value for the {name!r} parameter. Allowed values are "
+            f"{options}, but got {value!r} instead."
+        )
+    return value
+
+
+def _check_positive(name, value, *, allow_zero=False, allow_none=False):
+    """Validate a positive (or non-negative) finite scalar."""
+    if value is None and allow_none:
+        return None
+    try:
+        value_f = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"The {name!r} parameter must be a number, got {value!r}."
+        ) from None
+    ok = value_f >= 0 if allow_zero else value_f > 0
+    if not (np.isfinite(value_f) and ok):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(
+            f"The {name!r} parameter must be finite and {bound}, got {value!r}."
+        )
+    return value_f
+
+
+def _check_int(name, value, *, min_value=None):
+    """Validate an integer parameter."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"The {name!r} parameter must be an integer, got {value!r}.")
+    if min_value is not None and value < min_value:
+        raise ValueError(
+            f"The {name!r} parameter must be >= {min_value}, got {value!r}."
+        )
+    return int(value)
+
+
+def _check_array(name, value, ndim):
+    """Return a float64 array, checking dimensionality and finiteness."""
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != ndim:
+        raise ValueError(
+            f"The {name!r} parameter must be a {ndim}-D array, got an array of "
+            f"shape {arr.shape}."
+        )
+    if not np.all(np.isfinite(arr)):
+        n_bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(
+            f"The {name!r} parameter contains {n_bad} non-finite value(s) "
+            "(NaN or inf)."
+        )
+    return arr
+
+
+def _check_random_state(seed):
+    """Return a ``numpy.random.Generator`` from a seed or generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
