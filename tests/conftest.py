@@ -1,0 +1,47 @@
+"""Shared pytest fixtures: location of the real MEG/EEG test data.
+
+The data (MNE's "sample" subject recordings and head models, see
+``../shared/mne-testing-data/README.md``) are found through the
+``VAESOURCE_TESTING_DATA`` environment variable, by default
+``../shared/mne-testing-data`` next to the repository. Tests that need them
+use the ``testing_data`` fixture or the ``requires_testing_data`` marker and
+are skipped cleanly when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+_DEFAULT_DATA = _REPO_ROOT.parent / "shared" / "mne-testing-data"
+
+
+def testing_data_path() -> Path:
+    """Folder of the real test data (it may not exist)."""
+    return Path(os.environ.get("VAESOURCE_TESTING_DATA", _DEFAULT_DATA))
+
+
+def has_testing_data() -> bool:
+    """Whether the real test data are available."""
+    return (testing_data_path() / "test-ave.fif.gz").is_file()
+
+
+requires_testing_data = pytest.mark.skipif(
+    not has_testing_data(),
+    reason=f"MNE testing data not found in {testing_data_path()} "
+    "(set VAESOURCE_TESTING_DATA)",
+)
+
+
+@pytest.fixture(scope="session")
+def testing_data() -> Path:
+    """Path of the real MEG/EEG test data; skips the test when absent."""
+    if not has_testing_data():
+        pytest.skip(
+            f"MNE testing data not found in {testing_data_path()} "
+            "(set VAESOURCE_TESTING_DATA)"
+        )
+    return testing_data_path()
