@@ -379,53 +379,61 @@ def _sarvas_gain(rd, rp, nn, reducer):
         return G.reshape(n_out, 0)
     r2 = np.sum(rp * rp, axis=1)
     r = np.sqrt(r2)
+    re = np.sum(rp * nn, axis=1)
+    ones = np.ones(n_pts)
+    # Pairwise quantities come out of one small matrix product each instead
+    # of several elementwise passes (the kernel is memory bound):
+    #   a^2 = r^2 - 2 r.r0 + r0^2      = [r, r^2, 1] . [-2 r0, 1, r0^2]
+    #   r^2 - r.r0                      = [r, r^2]    . [-r0, 1]
+    #   e.r0 - e.r                      = [e, e.r]    . [r0, -1]
+    P_a2 = np.c_[rp, r2, ones]
+    P_ar = np.c_[rp, r2]
+    P_e = np.c_[nn, re]
     two_r = (2 * r)[:, np.newaxis]
     r_col = r[:, np.newaxis]
-    r2_col = r2[:, np.newaxis]
     inv_r_col = (1.0 / r)[:, np.newaxis]
-    re_col = np.sum(rp * nn, axis=1)[:, np.newaxis]
+    re_col = re[:, np.newaxis]
     if reducer is None:
-        red_nn = red_rp = None
+        red = None
     else:
         # Fold normals and positions into the integration matrices:
-        # sum_p w_p u_p = (W e) / F + (W r) g, per component.
-        red_nn = [reducer.multiply(nn[:, j]).tocsr() for j in range(3)]
-        red_rp = [reducer.multiply(rp[:, j]).tocsr() for j in range(3)]
+        # sum_p w_p u_p = (W e) / F + (W r) g, per component, stacked.
+        red_nn = sparse.vstack([reducer.multiply(nn[:, j]) for j in range(3)])
+        red_rp = sparse.vstack([reducer.multiply(rp[:, j]) for j in range(3)])
+        red = (red_nn.tocsr(), red_rp.tocsr())
 
     block = max(1, _BLOCK_PAIRS // n_pts)
     logger.debug("Sarvas field: %d dipoles x %d points, block %d", n_dip, n_pts, block)
     for start in range(0, n_dip, block):
         d = rd[start : start + block]
-        rr0 = rp @ d.T  # r . r0, shape (n_pts, n_block)
-        r0e = nn @ d.T  # e . r0
-        a2 = np.sum(d * d, axis=1)[np.newaxis, :] - 2 * rr0
-        a2 += r2_col
+        n_b = len(d)
+        a2 = P_a2 @ np.r_[-2 * d.T, np.ones((1, n_b)), np.sum(d * d, axis=1)[None]]
+        ar = P_ar @ np.r_[-d.T, np.ones((1, n_b))]  # r^2 - r . r0
+        r0e = P_e @ np.r_[d.T, -np.ones((1, n_b))]  # e . r0 - e . r
         a = np.sqrt(a2)
-        ar = np.subtract(r2_col, rr0, out=rr0)  # r^2 - r . r0
-        ar0 = ar / a
         # F = a (r a + r^2 - r . r0)
         F = r_col * a
         F += ar
         F *= a
-        # grad F . e = g0 (e . r) - g0 (e . r0) + (a + a^2 / r) (e . r), with
+        # grad F . e = -g0 (e . r0 - e . r) + (a + a^2 / r) (e . r), with
         # g0 = a + 2 r + (r^2 - r . r0) / a (Sarvas eq. 25 rearranged).
-        g0 = a + two_r
-        g0 += ar0
-        r0e -= re_col
-        r0e *= g0  # g0 (e . r0 - e . r)
+        ar /= a
+        ar += a
+        ar += two_r  # g0
+        r0e *= ar
         a2 *= inv_r_col
         a2 += a
-        a2 *= re_col  # (a + a^2 / r) (e . r)
-        r0e -= a2
+        a2 *= re_col
+        r0e -= a2  # -(grad F . e)
         inv_F = np.divide(1.0, F, out=F)
         g = r0e
         g *= inv_F
         g *= inv_F  # -(grad F . e) / F^2
         # u = e / F + r g, integrated over each coil: U_j = sum_p w_p u_pj
-        if reducer is None:
+        if red is None:
             U = [nn[:, j, None] * inv_F + rp[:, j, None] * g for j in range(3)]
         else:
-            U = [red_nn[j] @ inv_F + red_rp[j] @ g for j in range(3)]
+            U = np.split(red[0] @ inv_F + red[1] @ g, 3)
         # field = Q . (r0 x U)
         out = G[:, start : start + block]
         dx, dy, dz = d[:, 0], d[:, 1], d[:, 2]
@@ -485,9 +493,42 @@ def make_sphere_forward(
         coordinates, gain in T/(A·m) (magnetometers) and T/(A·m²)
         (gradiometers).
     """
+    return _make_sphere_forward(
+        info,
+        src,
+        origin=origin,
+        trans=trans,
+        radius=radius,
+        accuracy=accuracy,
+        ignore_ref=ignore_ref,
+        verbose=verbose,
+    )
+
+
+def _make_sphere_forward(
+    info,
+    src,
+    *,
+    origin=(0.0, 0.0, 0.04),
+    trans=None,
+    radius=None,
+    accuracy="accurate",
+    ignore_ref=False,
+    eeg_sphere=None,
+    verbose=None,
+):
+    """Sphere-model forward; EEG too (MNE's code) when ``eeg_sphere`` is given.
+
+    With ``eeg_sphere`` (a multi-shell :func:`mne.make_sphere_model`), its
+    centre is the MEG origin as well, sources outside its innermost shell are
+    dropped by MNE's preparation, and EEG channels of ``info`` get MNE's
+    sphere-model potentials.
+    """
     import mne
+    from mne.forward._compute_forward import _compute_forwards
     from mne.forward._make_forward import _prepare_for_forward, _to_forward_dict
-    from mne.transforms import _get_trans
+    from mne.forward.forward import _merge_fwds
+    from mne.transforms import Transform, _get_trans
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
     if not isinstance(info, mne.Info):
@@ -495,7 +536,8 @@ def make_sphere_forward(
             "The 'info' parameter must be an instance of mne.Info, got "
             f"{type(info).__name__} instead."
         )
-    if len(mne.pick_types(info, meg=True, ref_meg=False, exclude=())) == 0:
+    n_meg = len(mne.pick_types(info, meg=True, ref_meg=False, exclude=()))
+    if n_meg == 0 and eeg_sphere is None:
         raise ValueError(
             "The 'info' parameter has no MEG channels: the Sarvas model "
             "computes magnetic fields only (use mne.make_forward_solution "
@@ -506,6 +548,8 @@ def make_sphere_forward(
             "The 'src' parameter must be an instance of mne.SourceSpaces, got "
             f"{type(src).__name__} instead."
         )
+    if eeg_sphere is not None:
+        origin = eeg_sphere["r0"]
     origin = _check_array("origin", origin, 1)
     if origin.shape != (3,):
         raise ValueError(
@@ -513,34 +557,69 @@ def make_sphere_forward(
         )
     with use_log_level(verbose):
         mri_head_t, trans = _get_trans(trans)
-        # A sphere without shells: MNE's MEG-only sphere model. Reusing MNE's
-        # preparation keeps channel selection, compensation, source
-        # transformation and the Forward bookkeeping identical to MNE's.
-        sphere = mne.make_sphere_model(r0=origin, head_radius=None, verbose=False)
-        sensors, rr, fwd_info, update_kwargs, _ = _prepare_for_forward(
+        prep_trans = mri_head_t
+        if eeg_sphere is None:
+            # A sphere without shells: MNE's MEG-only sphere model. Reusing
+            # MNE's preparation keeps channel selection, compensation, source
+            # transformation and the Forward bookkeeping identical to MNE's.
+            bem = mne.make_sphere_model(r0=origin, head_radius=None, verbose=False)
+        else:
+            bem = eeg_sphere
+            # MNE (1.13) checks sources against a sphere model after moving
+            # them to MRI coordinates, although the sphere is in head
+            # coordinates, and silently drops sources that are inside. Give
+            # it sources already in head coordinates and an identity
+            # transform, check them here, and restore the transform after.
+            src = src.copy()
+            src._transform_to("head", mri_head_t)
+            prep_trans = Transform("mri", "head", np.eye(4))
+            inner = eeg_sphere["layers"][0]["rad"]
+            src_rr = np.concatenate([s["rr"][s["vertno"]] for s in src])
+            dist = np.linalg.norm(src_rr - origin, axis=1)
+            if np.any(dist >= inner):
+                raise ValueError(
+                    f"{int(np.sum(dist >= inner))} source(s) lie outside the "
+                    f"innermost shell ({1e3 * inner:.1f} mm) of the EEG sphere "
+                    "model."
+                )
+        sensors, rr, _, update_kwargs, bem = _prepare_for_forward(
             src,
-            mri_head_t,
+            prep_trans,
             info,
-            sphere,
+            bem,
             0.0,
             1,
             bem_extra="instance of ConductorModel",
             trans=trans,
             info_extra="instance of Info",
-            meg=True,
-            eeg=False,
+            meg=n_meg > 0,
+            eeg=eeg_sphere is not None,
             ignore_ref=ignore_ref,
         )
-        coils = _coils_from_sensors(sensors["meg"], accuracy, info, ignore_ref)
-        logger.info(
-            "Sarvas sphere model (origin %s mm): %d sources x %d channels",
-            np.round(1e3 * origin, 1).tolist(),
-            len(rr),
-            len(coils.out_names),
-        )
-        G = coil_gain(rr, coils, origin=origin, radius=radius)
-        fwd = _to_forward_dict(G.T, coils.out_names)
+        fwds = {}
+        if "meg" in sensors:
+            coils = _coils_from_sensors(sensors["meg"], accuracy, info, ignore_ref)
+            logger.info(
+                "Sarvas sphere model (origin %s mm): %d sources x %d channels",
+                np.round(1e3 * origin, 1).tolist(),
+                len(rr),
+                len(coils.out_names),
+            )
+            G = coil_gain(rr, coils, origin=origin, radius=radius)
+            fwds["meg"] = _to_forward_dict(G.T, coils.out_names)
+        if "eeg" in sensors:
+            logger.info(
+                "MNE sphere model for %d EEG channels", len(sensors["eeg"]["ch_names"])
+            )
+            B = _compute_forwards(
+                rr, bem=bem, sensors={"eeg": sensors["eeg"]}, n_jobs=1
+            )["eeg"]
+            fwds["eeg"] = _to_forward_dict(B, sensors["eeg"]["ch_names"])
+        fwd = _merge_fwds(fwds, verbose=False)
+        update_kwargs["mri_head_t"] = mri_head_t
         fwd.update(**update_kwargs)
+        with fwd["info"]._unlock():
+            fwd["info"]["mri_head_t"] = mri_head_t
     return fwd
 
 
