@@ -7,5 +7,19 @@ n_sources) and return a :class:`SolverResult`.
 
 from ._common import alpha_max
 from ._result import SolverResult, VAEParameters
+from .autoencoder import autoencoder
+from .energy import ae_energy, cost_diag, cost_full, vae_energy
+from .vae import diag_vae, full_vae
 
-__all__ = ["SolverResult", "VAEParameters", "alpha_max"]
+__all__ = [
+    "SolverResult",
+    "VAEParameters",
+    "ae_energy",
+    "alpha_max",
+    "autoencoder",
+    "cost_diag",
+    "cost_full",
+    "diag_vae",
+    "full_vae",
+    "vae_energy",
+]

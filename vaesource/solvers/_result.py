@@ -9,18 +9,18 @@ import numpy as np
 
 @dataclass(repr=False)
 class VAEParameters:
-    """Encoder and decoder parameters of a linear VAE (paper eq. 5).
+    """Encoder and decoder parameters of a linear VAE or AE (paper eq. 5, 8).
 
     The decoder mean is ``G @ diag(w_x) @ z`` with variance ``gamma * I``;
-    the encoder mean is ``W_z @ x`` and its covariance ``Sigma_z = S @ S.T``.
-    Columns outside ``active_set`` have ``w_x = 0``, a zero row in ``W_z`` and
-    an identity block in ``Sigma_z`` (the prior), so only the active blocks
-    are stored; :meth:`full_S` and :attr:`W_z` expand them.
+    the encoder mean is ``W_z @ x`` and, for the VAEs, its covariance is
+    ``Sigma_z = S @ S.T``. Columns outside ``active_set`` have ``w_x = 0``, a
+    zero row in ``W_z`` and the prior (identity) in ``Sigma_z``, so only the
+    active blocks are stored; :attr:`W_z` and :meth:`full_S` expand them.
 
     Attributes
     ----------
     w_x : array, shape (n_sources,)
-        Decoder weights (non-negative representative of the sign class of
+        Decoder weights (the non-negative member of the sign class of
         section 4.6 of the paper).
     gamma : float
         Decoder variance.
@@ -28,18 +28,22 @@ class VAEParameters:
         Columns with ``w_x > 0``.
     W_z_active : array, shape (n_active, n_sensors)
         Rows of the encoder mean matrix on the active set.
-    S_active : array, shape (n_active, n_active) | None
-        Encoder covariance factor on the active set (full covariance VAE).
+    kind : "full" | "diag" | "ae"
+        Full-covariance VAE, diagonal-covariance VAE or deterministic AE
+        (no encoder covariance).
     s : array, shape (n_sources,) | None
-        Encoder standard deviations (diagonal covariance VAE).
+        Encoder standard deviations of the diagonal-covariance VAE.
+    G_active : array, shape (n_sensors, n_active) | None
+        Gain columns of the active set, kept to form ``S`` on demand.
     """
 
     w_x: np.ndarray
     gamma: float
     active_set: np.ndarray
     W_z_active: np.ndarray
-    S_active: np.ndarray | None = None
+    kind: str = "full"
     s: np.ndarray | None = None
+    G_active: np.ndarray | None = None
 
     @property
     def n_sources(self):
@@ -52,25 +56,40 @@ class VAEParameters:
         W_z[self.active_set] = self.W_z_active
         return W_z
 
+    @property
+    def S_active(self):
+        """Symmetric encoder covariance factor on the active set (full VAE).
+
+        ``S S^T = (diag(w_x) G^T G diag(w_x) / gamma + I)^-1`` (appendix C.1),
+        computed from the eigendecomposition of ``diag(w_x) G^T G diag(w_x)``
+        so that it stays accurate when ``gamma -> 0``.
+        """
+        if self.kind != "full":
+            return None
+        D = self.w_x[self.active_set]
+        K = (self.G_active * D).T @ (self.G_active * D)
+        mu, V = np.linalg.eigh(K)
+        mu = np.maximum(mu, 0.0)
+        return (V * np.sqrt(self.gamma / (self.gamma + mu))) @ V.T
+
     def full_S(self):
         """Dense encoder covariance factor ``S``, shape (n_sources, n_sources).
 
-        For the diagonal-covariance model this is ``diag(s)``.
+        ``diag(s)`` for the diagonal-covariance VAE; None for the AE.
         """
-        if self.s is not None:
+        if self.kind == "ae":
+            return None
+        if self.kind == "diag":
             return np.diag(self.s)
         S = np.eye(self.n_sources)
-        if self.S_active is not None:
-            idx = self.active_set
-            S[np.ix_(idx, idx)] = self.S_active
+        idx = self.active_set
+        S[np.ix_(idx, idx)] = self.S_active
         return S
 
     def __repr__(self):
-        kind = "diagonal" if self.s is not None else "full"
         return (
-            f"<VAEParameters | {kind} encoder covariance, "
-            f"{self.active_set.size}/{self.n_sources} active, "
-            f"gamma={self.gamma:.3g}>"
+            f"<VAEParameters | {self.kind}, {self.active_set.size}/"
+            f"{self.n_sources} active, gamma={self.gamma:.3g}>"
         )
 
 
