@@ -45,3 +45,21 @@ def testing_data() -> Path:
             "(set VAESOURCE_TESTING_DATA)"
         )
     return testing_data_path()
+
+
+@pytest.fixture(scope="session")
+def template_cache(tmp_path_factory) -> Path:
+    """A fresh cache folder for the template head, shared by the session.
+
+    Tests never touch the user's cache: the first test that needs the
+    template builds it here (a few seconds), later ones load it.
+    """
+    return tmp_path_factory.mktemp("vaesource-cache")
+
+
+@pytest.fixture(scope="session")
+def small_template(template_cache):
+    """The ico3 template with MEG and EEG (1284 sources, 306 + 86 channels)."""
+    from vaesource.datasets import template
+
+    return template("ico3", sensors="meg+eeg", cache_dir=template_cache)

@@ -18,6 +18,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from vaesource.forward import (
     coil_gain,
+    leadfield_from_forward,
     make_sphere_forward,
     meg_coils,
     sarvas_field,
@@ -240,3 +241,109 @@ def test_coil_gain_compensation_shapes():
     G = coil_gain(np.array([[0.0, 0.02, 0.05]]), coils, origin=ORIGIN)
     assert G.shape == (8, 3)
     assert coils.out_names == info["ch_names"]
+
+
+# ---------------------------------------------------------------------------
+# leadfield_from_forward
+
+
+def _prepare_gain_mne(fwd, info, cov, loose, depth=0.8):
+    from mne.inverse_sparse.mxne_inverse import _prepare_gain
+
+    _, G, gain_info, whitener, source_weighting, _ = _prepare_gain(
+        fwd, info, cov, pca=False, depth=depth, loose=loose, rank=None
+    )
+    return G, gain_info, whitener, source_weighting
+
+
+@requires_testing_data
+def test_leadfield_free_matches_mne(testing_data):
+    evoked = mne.read_evokeds(
+        testing_data / "test-ave.fif.gz", condition="Left Auditory", verbose=False
+    )
+    cov = mne.read_cov(testing_data / "test-cov.fif", verbose=False)
+    evoked.info["bads"] = ["MEG 2443"]
+    fwd = make_sphere_forward(evoked.info, _discrete_src(n=40), origin=ORIGIN)
+    lf = leadfield_from_forward(fwd, evoked, cov)
+    G, gain_info, whitener, weighting = _prepare_gain_mne(fwd, evoked.info, cov, 1.0)
+    assert_allclose(lf.G, G, rtol=1e-12)
+    assert_allclose(lf.whitener, whitener, rtol=1e-12)
+    assert_allclose(lf.source_weighting, weighting, rtol=1e-12)
+    assert lf.ch_names == gain_info["ch_names"]
+    # the bad channel is out, EEG (absent from the MEG forward) ignored
+    assert "MEG 2443" not in lf.ch_names and len(lf.ch_names) == 305
+    assert lf.n_orient == 3 and lf.n_sources == 40 and lf.G.shape == (305, 120)
+    # SSP projectors reduce the noise rank below the channel count
+    assert lf.rank < 305
+    assert_array_equal(lf.vertices[0], np.arange(40))
+    assert_allclose(lf.source_rr, fwd["source_rr"])
+    # whitened data and physical units
+    M = lf.whiten(evoked)
+    sel = [evoked.ch_names.index(c) for c in lf.ch_names]
+    assert_allclose(M, whitener @ evoked.data[sel])
+    X = np.ones((120, 2))
+    assert_allclose(lf.unweight(X), weighting[:, None] * X)
+    # pca=True: one row per non-zero noise component
+    lf_pca = leadfield_from_forward(fwd, evoked, cov, pca=True)
+    assert lf_pca.G.shape == (lf.rank, 120)
+    assert_allclose(lf_pca.G.T @ lf_pca.G, lf.G.T @ lf.G, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("loose, n_orient", [(0.0, 1), (0.2, 3)])
+def test_leadfield_fixed_loose_matches_mne(small_template, loose, n_orient):
+    tmpl = small_template
+    info = mne.pick_info(tmpl.info, mne.pick_types(tmpl.info, meg=True))
+    cov = mne.make_ad_hoc_cov(info, verbose=False)
+    lf = leadfield_from_forward(tmpl.fwd, info, cov, loose=loose)
+    G, gain_info, _, weighting = _prepare_gain_mne(tmpl.fwd, info, cov, loose)
+    assert lf.n_orient == n_orient
+    assert lf.G.shape == (306, n_orient * tmpl.n_sources)
+    assert_allclose(lf.G, G, rtol=1e-10, atol=1e-12 * np.abs(G).max())
+    assert_allclose(lf.source_weighting, weighting, rtol=1e-10)
+    if n_orient == 1:  # columns oriented along the cortical normals
+        assert_allclose(np.abs(np.sum(lf.source_nn * tmpl.source_nn, 1)), 1, atol=1e-6)
+        # no noise covariance: the same ad hoc one is used
+        lf_adhoc = leadfield_from_forward(tmpl.fwd, info, None, loose=loose)
+        assert_allclose(lf_adhoc.G, lf.G, rtol=1e-10, atol=1e-12 * np.abs(G).max())
+    else:
+        # without depth weighting, the column scale is only the global one
+        lf_nodepth = leadfield_from_forward(
+            tmpl.fwd, info, cov, loose=loose, depth=None
+        )
+        assert lf_nodepth.depth_prior is None and lf.depth_prior is not None
+        ratio = lf_nodepth.source_weighting[2::3] / lf_nodepth.source_weighting[0::3]
+        assert_allclose(ratio, 1 / np.sqrt(loose))  # only the loose prior
+
+
+def test_leadfield_channel_mismatch(small_template):
+    tmpl = small_template
+    info = tmpl.info
+    meg_names = [c for c in tmpl.fwd["sol"]["row_names"] if c.startswith("MEG")]
+    fwd_part = mne.pick_channels_forward(
+        tmpl.fwd, meg_names[:-3], ordered=True, verbose=False
+    )
+    with pytest.raises(ValueError, match="does not cover the data: 3 good"):
+        leadfield_from_forward(fwd_part, info)
+    # marking them bad is the way out
+    info_bads = info.copy()
+    info_bads["bads"] = meg_names[-3:]
+    lf = leadfield_from_forward(fwd_part, info_bads)
+    assert lf.n_channels == len(meg_names) - 3  # EEG ignored: not in forward
+    # a covariance lacking channels
+    cov = mne.make_ad_hoc_cov(
+        mne.pick_info(info, mne.pick_types(info, meg=True, eeg=True)[5:]),
+        verbose=False,
+    )
+    with pytest.raises(ValueError, match="noise covariance lacks 5"):
+        leadfield_from_forward(tmpl.fwd, info, cov)
+    # an info with no channel of the forward's types
+    eeg_only = mne.create_info(["Cz"], 1000.0, "eeg")
+    fwd_meg = mne.pick_types_forward(tmpl.fwd, meg=True, eeg=False)
+    with pytest.raises(ValueError, match="No good data channel"):
+        leadfield_from_forward(fwd_meg, eeg_only)
+    with pytest.raises(ValueError, match="mne.Forward"):
+        leadfield_from_forward(tmpl.fwd["sol"]["data"], info)
+    with pytest.raises(ValueError, match="'loose' parameter"):
+        leadfield_from_forward(tmpl.fwd, info, loose=2.0)
+    with pytest.raises(ValueError, match="'data' parameter"):
+        lf.whiten(np.zeros((3, 4)))
