@@ -94,7 +94,9 @@ def main(argv=None):
             return meg_dictionary(cache_dir=cache)
 
         t_dict_cold, _ = _best_time(fresh_dictionary, args.repeat)
-        t_dict_memo, _ = _best_time(lambda: meg_dictionary(cache_dir=cache), args.repeat)
+        t_dict_memo, _ = _best_time(
+            lambda: meg_dictionary(cache_dir=cache), args.repeat
+        )
 
     n_src, n_ch = fwd["nsource"], fwd["nchan"]
     print(f"Template MEG array: {n_ch} channels, {args.spacing}: {n_src} sources")
@@ -104,7 +106,9 @@ def main(argv=None):
     print(f"  max |G - G_mne| / max |G_mne| : {rel_err:.1e}")
     print(f"Template {args.spacing}/meg")
     print(f"  first build, fresh process    : {t_build:7.2f} s (target < 20)")
-    print(f"  cached load, fresh process    : {t_load_process:7.2f} s (imports included)")
+    print(
+        f"  cached load, fresh process    : {t_load_process:7.2f} s (imports included)"
+    )
     print(f"  cached load, in process       : {t_load:7.3f} s (target < 1)")
     print("meg_dictionary(100, 200)")
     print(f"  first call in a process       : {t_dict_cold:7.3f} s (target < 0.2)")

@@ -41,7 +41,7 @@ def _point_mag_info(n=40, radius=0.11):
     """Info with radial point magnetometers on a helmet-like cap."""
     rr, nn = _fibonacci_sphere(n, radius, ORIGIN, z_min=-0.3)
     info = mne.create_info([f"MAG{k:03d}" for k in range(n)], 1000.0, "mag")
-    for ch, r, e in zip(info["chs"], rr, nn):
+    for ch, r, e in zip(info["chs"], rr, nn, strict=True):
         ch["coil_type"] = FIFF.FIFFV_COIL_POINT_MAGNETOMETER
         ch["coord_frame"] = FIFF.FIFFV_COORD_DEVICE
         # coil frame: any tangential ex, ey and the normal ez
@@ -61,16 +61,12 @@ def _discrete_src(n=60, seed=0, center=ORIGIN, max_r=0.07):
     rr *= rng.uniform(0.01, max_r, (n, 1)) / np.linalg.norm(rr, axis=1, keepdims=True)
     nn = rng.normal(size=(n, 3))
     nn /= np.linalg.norm(nn, axis=1, keepdims=True)
-    return mne.setup_volume_source_space(
-        pos=dict(rr=rr + center, nn=nn), verbose=False
-    )
+    return mne.setup_volume_source_space(pos=dict(rr=rr + center, nn=nn), verbose=False)
 
 
 def _mne_sphere_fwd(info, src, trans=None):
     sphere = mne.make_sphere_model(r0=ORIGIN, head_radius=None, verbose=False)
-    return mne.make_forward_solution(
-        info, trans, src, sphere, eeg=False, verbose=False
-    )
+    return mne.make_forward_solution(info, trans, src, sphere, eeg=False, verbose=False)
 
 
 def _assert_fwd_equal(fwd, fwd_mne, rtol, atol_rel):
@@ -84,7 +80,7 @@ def _assert_fwd_equal(fwd, fwd_mne, rtol, atol_rel):
     assert fwd["source_ori"] == fwd_mne["source_ori"] == FIFF.FIFFV_MNE_FREE_ORI
     assert fwd["coord_frame"] == fwd_mne["coord_frame"] == FIFF.FIFFV_COORD_HEAD
     assert fwd["src"][0]["coord_frame"] == FIFF.FIFFV_COORD_HEAD
-    for s, s_mne in zip(fwd["src"], fwd_mne["src"]):
+    for s, s_mne in zip(fwd["src"], fwd_mne["src"], strict=True):
         assert_array_equal(s["vertno"], s_mne["vertno"])
 
 
@@ -133,7 +129,9 @@ def test_coil_integration_matches_point_sum():
     index = np.repeat([0, 1, 2], 4)[rng.permutation(12)]
     G = sarvas_field(rr, None, coil_rr, nn, coil_weights=w, coil_index=index)
     G_pts = sarvas_field(rr, None, coil_rr, nn)
-    expected = np.stack([(w[index == k, None] * G_pts[index == k]).sum(0) for k in range(3)])
+    expected = np.stack(
+        [(w[index == k, None] * G_pts[index == k]).sum(0) for k in range(3)]
+    )
     assert_allclose(G, expected, rtol=1e-12, atol=1e-14 * np.abs(G).max())
 
 
@@ -144,9 +142,7 @@ def test_point_magnetometers_match_mne():
     _assert_fwd_equal(fwd, _mne_sphere_fwd(info, src), rtol=1e-10, atol_rel=1e-12)
     # the low-level path gives the same numbers
     coils = meg_coils(info)
-    G = sarvas_field(
-        fwd["source_rr"], None, coils.rr, coils.nn, origin=ORIGIN
-    )
+    G = sarvas_field(fwd["source_rr"], None, coils.rr, coils.nn, origin=ORIGIN)
     assert_allclose(G, fwd["sol"]["data"], rtol=1e-12)
 
 
@@ -167,7 +163,9 @@ def test_vectorview_matches_mne(testing_data):
     assert len(fwd["sol"]["row_names"]) == 306
     _assert_fwd_equal(fwd, fwd_mne, rtol=1e-6, atol_rel=1e-9)
     # accuracy: the real coils differ from point magnetometers, but little
-    fwd_point = make_sphere_forward(info, src, origin=ORIGIN, trans=trans, accuracy="point")
+    fwd_point = make_sphere_forward(
+        info, src, origin=ORIGIN, trans=trans, accuracy="point"
+    )
     G, Gp = fwd["sol"]["data"], fwd_point["sol"]["data"]
     rel = np.linalg.norm(G - Gp) / np.linalg.norm(G)
     assert 1e-4 < rel < 0.2

@@ -16,8 +16,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from vaesource.datasets import _cache_files, cache_path, template
-from vaesource.forward import meg_dictionary, sarvas_field
 from vaesource.forward import dictionary as dictionary_module
+from vaesource.forward import meg_dictionary, sarvas_field
 from vaesource.forward.template import ico_use_tris, read_fsaverage5
 
 
@@ -65,7 +65,9 @@ def test_template_geometry_is_anatomical(small_template):
     skull_d = skull - center
     src_r = np.linalg.norm(src_d, axis=1)
     skull_r = np.linalg.norm(skull_d, axis=1)
-    nearest_dir = np.argmax((src_d / src_r[:, None]) @ (skull_d / skull_r[:, None]).T, 1)
+    nearest_dir = np.argmax(
+        (src_d / src_r[:, None]) @ (skull_d / skull_r[:, None]).T, 1
+    )
     assert np.all(src_r < skull_r[nearest_dir])
     # sensors outside the scalp, 1.5 to 4 cm away at the closest
     scalp = tmpl.scalp[0]
@@ -143,7 +145,9 @@ def test_ico_subdivisions_are_closed_surfaces():
         tris = ico_use_tris(grade, surfaces["sphere"]["lh"][0])
         n_vert = 10 * 4**grade + 2
         assert_array_equal(np.unique(tris), np.arange(n_vert))
-        edges = np.sort(np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), 1)
+        edges = np.sort(
+            np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]]), 1
+        )
         n_edges = len(np.unique(edges, axis=0))
         assert n_vert - n_edges + len(tris) == 2  # Euler characteristic
 
@@ -192,7 +196,10 @@ def test_meg_dictionary_matches_template_forward(template_cache):
     """Same sensors and sources as the template's MEG forward."""
     tmpl = template("ico4", sensors="meg", cache_dir=template_cache)
     G, geo = meg_dictionary(
-        n_sensors=50, n_sources=30, seed=5, cache_dir=template_cache,
+        n_sensors=50,
+        n_sources=30,
+        seed=5,
+        cache_dir=template_cache,
         return_geometry=True,
     )
     mags = [tmpl.info["ch_names"].index(f"MEG {k:03d}1") for k in range(1, 51)]

@@ -241,7 +241,10 @@ def _build(spacing: str, sensors: str):
     # the sphere must hold every white-surface vertex, whatever the spacing,
     # so that all spacings share one head model
     white_head = np.concatenate(
-        [mne.transforms.apply_trans(mri_head, surfaces_mri["white"][h][0]) for h in HEMIS]
+        [
+            mne.transforms.apply_trans(mri_head, surfaces_mri["white"][h][0])
+            for h in HEMIS
+        ]
     )
     r0, head_radius, fit = geo.fit_template_sphere(white_head, trans)
     logger.info(

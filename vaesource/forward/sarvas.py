@@ -151,7 +151,9 @@ def meg_coils(
         index=np.asarray(bins, np.intp),
         ch_names=[d["chname"] for d in defs],
         compensator=sensors["compensator"],
-        picks=None if sensors["post_picks"] is None else np.asarray(sensors["post_picks"]),
+        picks=None
+        if sensors["post_picks"] is None
+        else np.asarray(sensors["post_picks"]),
         coord_frame="head" if head_frame else "meg",
     )
 

@@ -168,7 +168,9 @@ def make_template_src(white, sphere, spacing: str = "ico4"):
     n_use = 10 * 4**grade + 2
     spaces = []
     for hemi, s_id in zip(
-        HEMIS, (FIFF.FIFFV_MNE_SURF_LEFT_HEMI, FIFF.FIFFV_MNE_SURF_RIGHT_HEMI)
+        HEMIS,
+        (FIFF.FIFFV_MNE_SURF_LEFT_HEMI, FIFF.FIFFV_MNE_SURF_RIGHT_HEMI),
+        strict=True,
     ):
         rr, tris = white[hemi]
         surf = dict(
@@ -362,7 +364,7 @@ def make_meg_info(dev_head_t, n_sites: int = N_MEG_SITES, *, sfreq: float = 1000
     rr, nn = helmet_sites(n_sites)
     frames = _coil_frames(nn)
     names, types, locs, coils = [], [], [], []
-    for k, (r, (ex, ey, ez)) in enumerate(zip(rr, frames), start=1):
+    for k, (r, (ex, ey, ez)) in enumerate(zip(rr, frames, strict=True), start=1):
         # VectorView order per site: two gradiometers, then the magnetometer
         for suffix, kind, axes, coil in (
             ("2", "grad", (ex, ey), FIFF.FIFFV_COIL_VV_PLANAR_T1),
@@ -374,7 +376,7 @@ def make_meg_info(dev_head_t, n_sites: int = N_MEG_SITES, *, sfreq: float = 1000
             locs.append(np.r_[r, axes[0], axes[1], ez])
             coils.append(coil)
     info = mne.create_info(names, sfreq, types)
-    for ch, loc, coil in zip(info["chs"], locs, coils):
+    for ch, loc, coil in zip(info["chs"], locs, coils, strict=True):
         ch["loc"][:12] = loc
         ch["coil_type"] = coil
         ch["coord_frame"] = FIFF.FIFFV_COORD_DEVICE
@@ -448,7 +450,8 @@ def merge_infos(meg_info, eeg_info):
         meg_info.get_channel_types() + eeg_info.get_channel_types(),
     )
     with info._unlock():
-        for ch, src_ch in zip(info["chs"], meg_info["chs"] + eeg_info["chs"]):
+        all_chs = meg_info["chs"] + eeg_info["chs"]
+        for ch, src_ch in zip(info["chs"], all_chs, strict=True):
             ch.update(
                 loc=src_ch["loc"].copy(),
                 coil_type=src_ch["coil_type"],
