@@ -20,7 +20,7 @@ import numpy as np
 from scipy import linalg
 from scipy.linalg import blas, lapack
 
-from ..utils import ConvergenceWarning, _blas_single_thread, logger, warn
+from ..utils import ConvergenceWarning, logger, warn
 from ._common import _expand, _group_sum
 
 
@@ -73,15 +73,7 @@ def _penalty(kind, w_loc, col_norms2, gamma, n_times, n_orient, eps, logdet):
     raise RuntimeError(kind)  # pragma: no cover
 
 
-def _mm_solve(*args, **kwargs):
-    """Run the MM iterations (see :func:`_mm_solve_impl`)."""
-    G = args[1]
-    # small problems: BLAS threading costs more than it gains
-    with _blas_single_thread(G.shape[0] * G.shape[1] <= 4_000_000):
-        return _mm_solve_impl(*args, **kwargs)
-
-
-def _mm_solve_impl(
+def _mm_solve(
     M,
     G,
     Q,
@@ -133,8 +125,8 @@ def _mm_solve_impl(
         G_A = G[:, cols]
         w_A = w[active]
         fac = _Factor(G_A, _expand(w_A, n_orient), gamma)
-        B = fac.solve_L(G_A)  # L^-1 G_A
-        C = fac.solve_L(Q)  # L^-1 Q
+        BC = fac.solve_L(np.hstack([G_A, Q]))  # one triangular solve
+        B, C = BC[:, : G_A.shape[1]], BC[:, G_A.shape[1] :]  # L^-1 G_A, L^-1 Q
         data = float(np.sum(C**2))  # tr[Q Q^T Sigma^-1]
         pen = _penalty(
             kind, w, col_norms2, gamma, n_times, n_orient, eps, fac.logdet

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils import _check_positive, logger, use_log_level
+from ..utils import _blas_single_thread, _check_positive, logger, use_log_level
 from ._common import _expand, _reduce_data
 from ._mm import _mm_solve
 from ._result import SolverResult, VAEParameters
-from .vae import _check_common
+from .vae import _check_common, _small
 
 
 def autoencoder(
@@ -20,7 +20,7 @@ def autoencoder(
     eps=None,
     max_iter=2000,
     tol=1e-8,
-    prune_tol=1e-12,
+    prune_tol=1e-6,
     weights_init=None,
     verbose=None,
 ) -> SolverResult:
@@ -77,14 +77,15 @@ def autoencoder(
         if eps is None:
             eps = 1e-12 * max(float(np.sum(M**2)) / n_times, np.finfo(float).tiny)
         eps = _check_positive("eps", eps)
-        Q, _ = _reduce_data(M)
         logger.debug("autoencoder: eps=%.3g", eps)
-        out = _mm_solve(
-            M, G, Q, n_orient=n_orient, gamma=gamma, kind="log",
-            update="exact", learn_gamma=False, max_iter=max_iter, tol=tol,
-            prune_tol=prune_tol, weights_init=weights_init, eps=eps,
-            name="autoencoder",
-        )
+        with _blas_single_thread(_small(G)):
+            Q, _ = _reduce_data(M)
+            out = _mm_solve(
+                M, G, Q, n_orient=n_orient, gamma=gamma, kind="log",
+                update="exact", learn_gamma=False, max_iter=max_iter, tol=tol,
+                prune_tol=prune_tol, weights_init=weights_init, eps=eps,
+                name="autoencoder",
+            )
         beta = out["w"]
         cols = out["cols"]
         X = out["X"]
