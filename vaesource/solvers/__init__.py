@@ -9,6 +9,7 @@ from ._common import alpha_max
 from ._result import SolverResult, VAEParameters
 from .autoencoder import autoencoder
 from .energy import ae_energy, cost_diag, cost_full, vae_energy
+from .group_lasso import group_lasso
 from .vae import diag_vae, full_vae
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "cost_full",
     "diag_vae",
     "full_vae",
+    "group_lasso",
     "vae_energy",
 ]
