@@ -11,7 +11,9 @@ with a concave ``penalty``: ``n log|Sigma|`` (cost (18)), ``n sum_j log(gamma
 :func:`vaesource.solvers.autoencoder`). The data term is
 ``min_X (1/gamma) ||M - G X||^2 + sum_j ||X_j||^2 / w_j``, attained at
 ``X = diag(w) G^T Sigma^-1 M``, so every iteration shares one Cholesky
-factorisation of ``Sigma`` and only the weight update differs.
+factorisation of ``Sigma`` (or, once at most ``n_sensors`` columns remain
+active, of its restriction to their span) and only the weight update
+differs.
 """
 
 from __future__ import annotations
@@ -24,40 +26,144 @@ from ..utils import ConvergenceWarning, logger, warn
 from ._common import _expand, _group_sum
 
 
-class _Factor:
-    """Cholesky factor of Sigma on the current active columns."""
+def _chol(S, what):
+    """Lower Cholesky factor, regularised at rounding level if needed."""
+    n = S.shape[0]
+    L, info = lapack.dpotrf(S, lower=1, clean=1)
+    if info != 0:
+        # Only reachable when rounding makes S indefinite (gamma far below
+        # eps * ||G W G^T||): regularise at that rounding level.
+        floor = np.finfo(float).eps * np.abs(S).max() * n
+        logger.debug("Cholesky of %s failed; adding %.3g to the diagonal", what, floor)
+        S.flat[:: n + 1] += floor
+        L, info = lapack.dpotrf(S, lower=1, clean=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(
+                f"{what} is not positive definite; is gamma too small for the "
+                "data scale?"
+            )
+    return L
 
-    def __init__(self, G_A, w_cols, gamma):
+
+def _tri(L, B, trans=False):
+    return linalg.solve_triangular(
+        L, B, lower=True, trans="T" if trans else "N", check_finite=False
+    )
+
+
+class _DenseFactor:
+    """Sigma = G_A W G_A^T + gamma I through its n_sensors x n_sensors Cholesky.
+
+    Used while there are more active columns than sensors.
+    """
+
+    def __init__(self, G_A, w_cols, gamma, Q):
         n_sensors = G_A.shape[0]
-        # lower triangle of G_A diag(w) G_A^T (syrk: half the flops of gemm)
+        self.G_A, self.gamma = G_A, gamma
+        # lower triangle of G_A W G_A^T (syrk: half the flops of gemm)
         Gs = np.asfortranarray(G_A * np.sqrt(w_cols))
         Sigma = blas.dsyrk(1.0, Gs, lower=1)
         Sigma.flat[:: n_sensors + 1] += gamma
-        L, info = lapack.dpotrf(Sigma, lower=1, clean=1)
-        if info != 0:
-            # Only reachable when rounding makes Sigma indefinite (gamma far
-            # below eps * ||G W G^T||): regularise at that rounding level.
-            floor = np.finfo(float).eps * np.abs(Sigma).max() * n_sensors
-            logger.debug("Cholesky failed; adding %.3g to the diagonal", floor)
-            Sigma.flat[:: n_sensors + 1] += floor
-            L, info = lapack.dpotrf(Sigma, lower=1, clean=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(
-                    "Sigma = G diag(w) G^T + gamma I is not positive definite "
-                    f"(gamma={gamma:.3g}); is gamma too small for the data scale?"
-                )
-        self.L = L
-        self.logdet = 2.0 * np.sum(np.log(np.diag(self.L)))
+        self.L = _chol(Sigma, "Sigma = G diag(w) G^T + gamma I")
+        BC = _tri(self.L, np.hstack([G_A, Q]))  # one triangular solve
+        p = G_A.shape[1]
+        self.B, self.C = BC[:, :p], BC[:, p:]  # L^-1 G_A, L^-1 Q
+        self.data = float(np.sum(self.C**2))  # tr[Q Q^T Sigma^-1]
+        self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.L))))
 
-    def solve_L(self, B):
-        """``L^-1 B``."""
-        return linalg.solve_triangular(self.L, B, lower=True, check_finite=False)
+    def GtSinvQ(self):
+        """``G_A^T Sigma^-1 Q``, shape (n_active_cols, k)."""
+        return self.B.T @ self.C
 
-    def solve_Lt(self, B):
-        """``L^-T B``."""
-        return linalg.solve_triangular(
-            self.L, B, lower=True, trans="T", check_finite=False
+    def z_cols(self):
+        """``diag(G_A^T Sigma^-1 G_A)``."""
+        return np.sum(self.B**2, axis=0)
+
+    def noise_stats(self):
+        """``(||Sigma^-1 Q||_F^2, tr Sigma^-1)`` for the noise update."""
+        E = _tri(self.L, self.C, trans=True)
+        Linv = _tri(self.L, np.eye(self.L.shape[0]))
+        return float(np.sum(E**2)), float(np.sum(Linv**2))
+
+    def GtSinv(self, M):
+        """``G_A^T Sigma^-1 M``."""
+        return self.B.T @ _tri(self.L, M)
+
+    def SinvG(self):
+        """``Sigma^-1 G_A``, shape (n_sensors, n_active_cols)."""
+        return _tri(self.L, self.B, trans=True)
+
+
+class _Basis:
+    """Thin QR ``G_A = Q_A R`` of the active columns, reused while they stay.
+
+    With ``p <= n_sensors`` independent active columns, ``Sigma`` acts as
+    ``R W R^T + gamma I`` on their span and as ``gamma I`` on its complement,
+    so every quantity of an iteration costs O(p^3) instead of
+    O(n_sensors^2 p), and no ``1 / gamma`` ever multiplies a rounding error
+    of the span: the ``gamma -> 0`` limit stays accurate.
+    """
+
+    def __init__(self, G_A, Q):
+        self.Qa, self.R = linalg.qr(G_A, mode="economic", check_finite=False)
+        d = np.abs(np.diag(self.R))
+        self.ok = d.size == 0 or d.min() > 1e-10 * d.max()
+        self.Y = self.Qa.T @ Q
+        self.resid2 = float(np.sum((Q - self.Qa @ self.Y) ** 2))
+        self.n_sensors = G_A.shape[0]
+
+
+class _ReducedFactor:
+    """Sigma on the span of ``p <= n_sensors`` active columns (see _Basis)."""
+
+    def __init__(self, basis, w_cols, gamma):
+        self.basis, self.gamma = basis, gamma
+        R = basis.R
+        p = R.shape[0]
+        Rs = np.asfortranarray(R * np.sqrt(w_cols))
+        S = blas.dsyrk(1.0, Rs, lower=1)
+        S.flat[:: p + 1] += gamma
+        self.L = _chol(S, "R diag(w) R^T + gamma I")
+        T = _tri(self.L, np.hstack([R, basis.Y]))
+        self.TR, self.TY = T[:, :p], T[:, p:]
+        self.data = basis.resid2 / gamma + float(np.sum(self.TY**2))
+        self.logdet = (basis.n_sensors - p) * np.log(gamma) + 2.0 * float(
+            np.sum(np.log(np.diag(self.L)))
         )
+
+    def GtSinvQ(self):
+        return self.TR.T @ self.TY
+
+    def z_cols(self):
+        return np.sum(self.TR**2, axis=0)
+
+    def noise_stats(self):
+        b, g = self.basis, self.gamma
+        p = self.L.shape[0]
+        SinvY = _tri(self.L, self.TY, trans=True)
+        Linv = _tri(self.L, np.eye(p))
+        e2 = b.resid2 / g**2 + float(np.sum(SinvY**2))
+        return e2, (b.n_sensors - p) / g + float(np.sum(Linv**2))
+
+    def GtSinv(self, M):
+        b = self.basis
+        # the part of M outside the span is orthogonal to G_A: it drops out
+        return self.TR.T @ _tri(self.L, b.Qa.T @ M)
+
+    def SinvG(self):
+        return self.basis.Qa @ _tri(self.L, self.TR, trans=True)
+
+
+def _factor(G, cols, w_cols, gamma, Q, cache):
+    """The cheaper exact factorisation of Sigma for these active columns."""
+    G_A = G[:, cols]
+    if 0 < cols.size <= G.shape[0]:
+        key = cols.tobytes()
+        if cache.get("key") != key:
+            cache["key"], cache["basis"] = key, _Basis(G_A, Q)
+        if cache["basis"].ok:
+            return _ReducedFactor(cache["basis"], w_cols, gamma)
+    return _DenseFactor(G_A, w_cols, gamma, Q)
 
 
 def _penalty(kind, w_loc, col_norms2, gamma, n_times, n_orient, eps, logdet):
@@ -117,21 +223,18 @@ def _mm_solve(
     # pruned locations keep w = 0 and drop out of every product below
     active = np.flatnonzero(w > 0)
     cost = []
+    cache = {}  # QR of the active columns, recomputed when they change
     converged = False
     n_rejected = 0
     snapshot = None  # state before a MacKay step, to undo it
     while True:
         cols = _cols(active, n_orient)
-        G_A = G[:, cols]
         w_A = w[active]
-        fac = _Factor(G_A, _expand(w_A, n_orient), gamma)
-        BC = fac.solve_L(np.hstack([G_A, Q]))  # one triangular solve
-        B, C = BC[:, : G_A.shape[1]], BC[:, G_A.shape[1] :]  # L^-1 G_A, L^-1 Q
-        data = float(np.sum(C**2))  # tr[Q Q^T Sigma^-1]
+        fac = _factor(G, cols, _expand(w_A, n_orient), gamma, Q, cache)
         pen = _penalty(
             kind, w, col_norms2, gamma, n_times, n_orient, eps, fac.logdet
         )
-        new_cost = data + pen
+        new_cost = fac.data + pen
         if snapshot is not None and new_cost > snapshot["cost"] + 1e-12 * abs(
             snapshot["cost"]
         ):
@@ -154,21 +257,18 @@ def _mm_solve(
             converged = active.size == 0
             break
 
-        A = B.T @ C  # G_A^T Sigma^-1 Q
+        A = fac.GtSinvQ()
         state = dict(
             cost=new_cost,
             w_A=w_A,
             a2=_group_sum(np.sum(A**2, axis=1), n_orient),  # ||G_i^T S^-1 Q||^2
-            z=_group_sum(np.sum(B**2, axis=0), n_orient),  # tr(G_i^T S^-1 G_i)
+            z=_group_sum(fac.z_cols(), n_orient),  # tr(G_i^T S^-1 G_i)
             c_A=col_norms2[cols],
             gamma=gamma,
             eps=eps,
         )
         if learn_gamma:
-            E = fac.solve_Lt(C)  # Sigma^-1 Q
-            Linv = fac.solve_L(np.eye(n_sensors))
-            state["tr_inv"] = float(np.sum(Linv**2))
-            state["e2"] = float(np.sum(E**2))
+            state["e2"], state["tr_inv"] = fac.noise_stats()
             state["n_sensors"] = n_sensors
         if update == "mackay":
             state.update(w=w.copy(), active=active.copy())
@@ -189,20 +289,18 @@ def _mm_solve(
             ConvergenceWarning,
         )
 
-    # Final estimate at the returned weights (the factor is already current
-    # when the loop stopped on the tolerance; rebuild it after a pruning).
+    # Final estimate at the returned weights (the loop stops right after
+    # evaluating them, but a MacKay rejection may have moved on; rebuild).
     cols = _cols(active, n_orient)
-    G_A = G[:, cols]
     w_cols = _expand(w[active], n_orient)
-    if active.size:
-        fac = _Factor(G_A, w_cols, gamma)
-        B = fac.solve_L(G_A)
-        SinvG = fac.solve_Lt(B)  # Sigma^-1 G_A
-    else:
-        fac = None
-        SinvG = np.zeros((n_sensors, 0))
     X = np.zeros((G.shape[1], n_times))
-    X[cols] = w_cols[:, None] * (SinvG.T @ M)
+    if active.size:
+        fac = _factor(G, cols, w_cols, gamma, Q, cache)
+        SinvG = fac.SinvG()
+        X[cols] = w_cols[:, None] * fac.GtSinv(M)
+    else:
+        SinvG = np.zeros((n_sensors, 0))
+    G_A = G[:, cols]
     return dict(
         X=X,
         w=w,
