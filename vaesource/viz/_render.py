@@ -1,0 +1,339 @@
+"""Shared pieces of the pyvista renders: plotter, glyphs, colour bar, legend.
+
+Everything here renders off screen: the plotters are made with
+``off_screen=True`` and nothing calls ``show()``. On a machine without a
+display, VTK (>= 9.4 wheels) renders through EGL (Mesa's software
+rasteriser is enough); :func:`_new_plotter` selects that window class up
+front so VTK does not first try, and warn about, a missing X server.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+# Colours of the things every render shares
+GYRUS_GRAY = 0.80
+SULCUS_GRAY = 0.55
+TRUTH_COLOR = "#00b140"  # green: distinct from the warm amplitude colour map
+DEFAULT_CMAP = "autumn_r"  # yellow (weak) -> red (strong), saturated everywhere
+_FONT_COLOR = "black"
+
+
+@dataclass
+class RenderInfo:
+    """What a render shows and where: attached to the plotter as ``.vaesource``.
+
+    Attributes
+    ----------
+    panels : list of dict
+        One per 3-D panel: ``row``, ``col`` (subplot index), ``view``,
+        ``hemis`` and ``title``.
+    sources : list of dict
+        One per drawn source glyph: ``panel`` (index into ``panels``),
+        ``pos`` (world coordinates of the glyph centre, m), ``amplitude``
+        (in the colour-bar units), ``color`` (RGB in [0, 1]), ``radius``
+        (m) and, for cortical sources, ``hemi`` and ``vertex``.
+    truth : list of dict
+        Ground-truth markers, same keys (colour is :data:`TRUTH_COLOR`).
+    clim : tuple of float | None
+        Colour limits in colour-bar units (None when nothing is active).
+    units : str
+        Colour-bar units.
+    """
+
+    panels: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    truth: list = field(default_factory=list)
+    clim: tuple | None = None
+    units: str = ""
+
+
+def _headless() -> bool:
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _new_plotter(shape, size, *, row_weights=None, col_weights=None, groups=None):
+    """An off-screen plotter with a white background and no borders."""
+    if _headless():
+        # VTK would otherwise try X first and log a 'bad X server' warning
+        # before falling back to EGL; OSMesa-only builds ignore the value
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import pyvista as pv
+
+    kwargs = dict(
+        off_screen=True,
+        window_size=[int(size[0]), int(size[1])],
+        shape=shape,
+        border=False,
+    )
+    if row_weights is not None:
+        kwargs["row_weights"] = list(row_weights)
+    if col_weights is not None:
+        kwargs["col_weights"] = list(col_weights)
+    if groups:
+        kwargs["groups"] = groups
+    plotter = pv.Plotter(**kwargs)
+    plotter.set_background("white")
+    return plotter
+
+
+def _check_size(size, default):
+    if size is None:
+        return tuple(int(s) for s in default)
+    try:
+        width, height = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"The 'size' parameter must be (width, height) in pixels, got {size!r}."
+        ) from None
+    if width < 50 or height < 50:
+        raise ValueError(
+            f"The 'size' parameter must be at least 50 x 50 pixels, got {size!r}."
+        )
+    return width, height
+
+
+def _cmap(cmap):
+    import matplotlib
+
+    if isinstance(cmap, str):
+        try:
+            return matplotlib.colormaps[cmap]
+        except KeyError:
+            raise ValueError(
+                f"Invalid value for the 'cmap' parameter: {cmap!r} is not a "
+                "matplotlib colour map name."
+            ) from None
+    return cmap
+
+
+def _units(peak, units):
+    """Colour-bar units and the factor from data units (A·m) to them."""
+    from ..utils import _check_option
+
+    _check_option("units", units, ("auto", "nAm", "Am", "a.u."))
+    if units == "auto":
+        # MNE source estimates are in A·m: cortical currents are ~1-100 nAm;
+        # unit-scale values come from the array benchmark instead
+        units = "nAm" if 0 < peak < 1e-5 else "Am" if peak < 1e-1 else "a.u."
+    factor = 1e9 if units == "nAm" else 1.0
+    label = {"nAm": "nAm", "Am": "A·m", "a.u."  : "a.u."}[units]
+    return label, factor
+
+
+def _glyph_radii(amplitudes, vmax, r_max):
+    """Sphere radii growing with amplitude, from 45 % to 100 % of ``r_max``."""
+    frac = np.clip(np.asarray(amplitudes, float) / vmax, 0.0, 1.0)
+    return r_max * (0.45 + 0.55 * frac)
+
+
+def _add_spheres(plotter, centers, amplitudes, radii, cmap, clim):
+    """Spheres coloured by amplitude; returns the actor (for a colour bar)."""
+    import pyvista as pv
+
+    points = pv.PolyData(np.asarray(centers, float))
+    points["radius"] = np.asarray(radii, float)
+    points["amplitude"] = np.asarray(amplitudes, float)
+    sphere = pv.Sphere(radius=1.0, theta_resolution=32, phi_resolution=32)
+    glyphs = points.glyph(scale="radius", orient=False, geom=sphere, factor=1.0)
+    return plotter.add_mesh(
+        glyphs,
+        scalars="amplitude",
+        cmap=cmap,
+        clim=clim,
+        show_scalar_bar=False,
+        smooth_shading=True,
+        ambient=0.35,
+        diffuse=0.75,
+        specular=0.1,
+        reset_camera=False,
+    )
+
+
+def _add_rings(plotter, centers, normals, radius, color=TRUTH_COLOR):
+    """Green tori around ``centers``, their axes along ``normals``."""
+    import pyvista as pv
+
+    centers = np.atleast_2d(np.asarray(centers, float))
+    normals = np.atleast_2d(np.asarray(normals, float))
+    # vtkGlyph3D turns the glyph's x axis onto the orientation vector
+    torus = pv.ParametricTorus(
+        ringradius=1.0, crosssectionradius=0.16, u_res=48, v_res=12, w_res=12
+    ).rotate_y(90, inplace=False)
+    points = pv.PolyData(centers)
+    points["normal"] = normals / np.linalg.norm(normals, axis=1, keepdims=True)
+    rings = points.glyph(orient="normal", scale=False, geom=torus, factor=radius)
+    return plotter.add_mesh(
+        rings,
+        color=color,
+        smooth_shading=True,
+        ambient=0.4,
+        diffuse=0.7,
+        reset_camera=False,
+    )
+
+
+def _fill_strip(plotter, *, actor, units, title, truth, note, n_cols):
+    """The bottom strip: colour bar (or a note), legend of the markers."""
+    if actor is not None:
+        plotter.add_scalar_bar(
+            title=f"{title} ({units})",
+            mapper=actor.mapper,
+            vertical=False,
+            position_x=0.06,
+            position_y=0.40,
+            width=0.42,
+            height=0.50,
+            n_labels=5,
+            fmt="%.3g",
+            color=_FONT_COLOR,
+            title_font_size=14,
+            label_font_size=12,
+            bold=False,
+            font_family="arial",
+            shadow=False,
+            interactive=False,
+        )
+    legend = []
+    if actor is not None:
+        legend.append("spheres: estimate\n(colour and size: amplitude)")
+    if truth:
+        legend.append("green rings: ground truth")
+    if legend:
+        plotter.add_text(
+            "\n".join(legend),
+            position=(0.56, 0.30),
+            viewport=True,
+            font_size=9,
+            color=_FONT_COLOR,
+        )
+    if note:
+        plotter.add_text(
+            note, position=(0.06, 0.45) if actor is None else (0.56, 0.05),
+            viewport=True, font_size=11, color="#a00000",
+        )
+
+
+def _add_title(plotter, text, *, heading=False, bottom=False):
+    """Panel label in the top-left corner, or a bold heading at top centre.
+
+    Fixed-size text actors: pyvista's corner annotations rescale their font
+    with the text length, which makes labels of one figure differ in size.
+    """
+    if heading:
+        actor = plotter.add_text(text, position=(0.5, 0.985), viewport=True,
+                                 font_size=12, color=_FONT_COLOR)
+        actor.GetTextProperty().SetJustificationToCentered()
+        actor.GetTextProperty().SetBold(True)
+    elif bottom:
+        actor = plotter.add_text(text, position=(0.015, 0.015), viewport=True,
+                                 font_size=9, color=_FONT_COLOR)
+        return actor
+    else:
+        actor = plotter.add_text(text, position=(0.015, 0.985), viewport=True,
+                                 font_size=9, color=_FONT_COLOR)
+    actor.GetTextProperty().SetVerticalJustificationToTop()
+    return actor
+
+
+def _set_camera(renderer, direction, up, bounds, zoom=1.0):
+    """Look along ``-direction`` at the centre of ``bounds`` (parallel view)."""
+    bounds = np.asarray(bounds, float).reshape(3, 2)
+    center = bounds.mean(axis=1)
+    extent = np.ptp(bounds, axis=1).max()
+    direction = np.asarray(direction, float)
+    camera = renderer.camera
+    camera.focal_point = tuple(center)
+    camera.position = tuple(center + 10 * extent * direction / np.linalg.norm(direction))
+    camera.up = tuple(up)
+    renderer.enable_parallel_projection()
+    renderer.reset_camera(bounds=tuple(bounds.ravel()))
+    renderer.reset_camera_clipping_range()
+    if zoom != 1.0:
+        camera.zoom(zoom)
+
+
+def _fit_camera(renderer, direction, up, points, margin=1.06, top_px=0):
+    """Parallel camera along ``direction`` whose view just holds ``points``.
+
+    VTK's ``reset_camera`` fits a bounding sphere, which leaves elongated
+    objects (a hemisphere seen from the side) small; fit the projected
+    extent to the viewport's aspect instead.
+    """
+    points = np.asarray(points, float)
+    direction = np.asarray(direction, float)
+    direction = direction / np.linalg.norm(direction)
+    up = np.asarray(up, float)
+    up = up - up @ direction * direction
+    up /= np.linalg.norm(up)
+    right = np.cross(up, direction)
+    lo = np.array([points @ right, points @ up, points @ direction]).min(axis=1)
+    hi = np.array([points @ right, points @ up, points @ direction]).max(axis=1)
+    mid = (lo + hi) / 2
+    center = mid[0] * right + mid[1] * up + mid[2] * direction
+    half_w, half_h = (hi[:2] - lo[:2]) / 2 * margin
+    vx0, vy0, vx1, vy1 = renderer.GetViewport()
+    win_w, win_h = renderer.GetRenderWindow().GetSize()
+    aspect = ((vx1 - vx0) * win_w) / max((vy1 - vy0) * win_h, 1)
+    # keep the top ``top_px`` pixels free for the panel's title
+    pad = min(top_px / max((vy1 - vy0) * win_h, 1), 0.4)
+    scale = max(half_h / (1 - pad), half_w / aspect)
+    center = center + pad * scale * up
+    camera = renderer.camera
+    camera.focal_point = tuple(center)
+    camera.position = tuple(center + (hi[2] - lo[2] + 1.0) * direction)
+    camera.up = tuple(up)
+    renderer.enable_parallel_projection()
+    camera.parallel_scale = scale
+    renderer.reset_camera_clipping_range()
+
+
+def world_to_pixel(plotter, renderer_index, pos):
+    """Pixel (column, row) of a world position in a screenshot of ``plotter``.
+
+    Parameters
+    ----------
+    plotter : pyvista.Plotter
+        A plotter that has been rendered (e.g. after ``screenshot()``).
+    renderer_index : int | tuple
+        The subplot (index into ``plotter.renderers`` or ``(row, col)``).
+    pos : array, shape (3,)
+        World coordinates (m).
+
+    Returns
+    -------
+    col, row : float
+        Image coordinates, origin at the top left as in the screenshot array.
+    """
+    from vtkmodules.vtkRenderingCore import vtkCoordinate
+
+    if isinstance(renderer_index, tuple):
+        renderer_index = plotter.renderers.loc_to_index(renderer_index)
+    renderer = plotter.renderers[renderer_index]
+    coordinate = vtkCoordinate()
+    coordinate.SetCoordinateSystemToWorld()
+    coordinate.SetValue(*np.asarray(pos, float))
+    x, y = coordinate.GetComputedDoubleDisplayValue(renderer)
+    height = plotter.window_size[1]
+    return float(x), float(height - 1 - y)
+
+
+def _attach(plotter, info):
+    """Expose ``info`` as ``plotter.vaesource`` (pyvista forbids plain setattr)."""
+    import pyvista as pv
+
+    pv.set_new_attribute(plotter, "vaesource", info)
+
+
+def _finish(plotter, fname):
+    """Render once (so the plotter can be projected and screenshot) and save."""
+    plotter.render()
+    if fname is not None:
+        fname = Path(fname)
+        fname.parent.mkdir(parents=True, exist_ok=True)
+        plotter.screenshot(str(fname), return_img=False)
+    return plotter

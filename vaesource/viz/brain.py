@@ -1,0 +1,663 @@
+"""Cortex renders of sparse source estimates (pyvista, off screen).
+
+:func:`plot_sources` draws one estimate on the cortical surface (the
+embedded template's, or any FreeSurfer subject's) from several views in one
+image; :func:`plot_comparison` draws several estimates side by side with the
+same cameras and one colour scale. Active locations are spheres placed on
+the rendered surface (inflated coordinates for the inflated surface) and
+pushed slightly outward along the surface normal, so they are never hidden
+inside it; ground truth is drawn as green rings around the true locations.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ..utils import _check_option, logger
+from ._render import (
+    DEFAULT_CMAP,
+    GYRUS_GRAY,
+    SULCUS_GRAY,
+    TRUTH_COLOR,
+    RenderInfo,
+    _add_rings,
+    _add_spheres,
+    _check_size,
+    _cmap,
+    _finish,
+    _fit_camera,
+    _add_title,
+    _attach,
+    _fill_strip,
+    _glyph_radii,
+    _new_plotter,
+    _units,
+)
+
+HEMIS = ("lh", "rh")
+_SURFACES = ("inflated", "white", "pial")
+# camera direction (focal point -> camera) and view-up, in RAS (x right,
+# y anterior, z up): head and FreeSurfer surface coordinates both are
+_SPLIT_VIEWS = {
+    "lateral": {"lh": ((-1, 0, 0), (0, 0, 1)), "rh": ((1, 0, 0), (0, 0, 1))},
+    "medial": {"lh": ((1, 0, 0), (0, 0, 1)), "rh": ((-1, 0, 0), (0, 0, 1))},
+}
+_WHOLE_VIEWS = {
+    "dorsal": ((0, 0, 1), (0, 1, 0)),
+    "ventral": ((0, 0, -1), (0, 1, 0)),
+    "anterior": ((0, 1, 0), (0, 0, 1)),
+    "posterior": ((0, -1, 0), (0, 0, 1)),
+}
+VIEWS = tuple(_SPLIT_VIEWS) + tuple(_WHOLE_VIEWS)
+# gap between the two inflated hemispheres, as a fraction of their width
+_INFLATED_GAP = 0.06
+# glyph size relative to the largest extent of the rendered cortex
+_SPHERE_SIZE = 0.03
+
+
+@dataclass
+class _Cortex:
+    """Rendered geometry of both hemispheres (metres)."""
+
+    rr: dict
+    tris: dict
+    nn: dict
+    sulcus: dict  # bool per vertex: darker shade
+    surface: str
+
+    @property
+    def n_vertices(self):
+        return {hemi: len(self.rr[hemi]) for hemi in self.rr}
+
+
+# ---------------------------------------------------------------- geometry
+def _vertex_normals(rr, tris):
+    """Area-weighted outward vertex normals of a closed triangle mesh."""
+    tri_nn = np.cross(rr[tris[:, 1]] - rr[tris[:, 0]], rr[tris[:, 2]] - rr[tris[:, 0]])
+    nn = np.zeros_like(rr)
+    for k in range(3):
+        np.add.at(nn, tris[:, k], tri_nn)
+    norm = np.linalg.norm(nn, axis=1, keepdims=True)
+    nn /= np.where(norm > 0, norm, 1.0)
+    # FreeSurfer meshes wind outward; flip if a mesh comes the other way
+    if np.sum((rr - rr.mean(axis=0)) * nn) < 0:
+        nn = -nn
+    return nn
+
+
+def _read_freesurfer(subject, subjects_dir, surface):
+    import nibabel as nib
+
+    if subjects_dir is None:
+        subjects_dir = os.environ.get("SUBJECTS_DIR")
+    if subjects_dir is None:
+        raise ValueError(
+            "The 'subjects_dir' parameter is needed with subject="
+            f"{subject!r} (or set the SUBJECTS_DIR environment variable)."
+        )
+    surf_dir = Path(subjects_dir).expanduser() / subject / "surf"
+    surfaces, curv = {}, {}
+    for hemi in HEMIS:
+        fname = surf_dir / f"{hemi}.{surface}"
+        if not fname.is_file():
+            raise ValueError(
+                f"No {surface} surface for subject {subject!r}: {fname} not found."
+            )
+        rr, tris = nib.freesurfer.read_geometry(str(fname))
+        surfaces[hemi] = (rr / 1000.0, tris)  # FreeSurfer mm -> m
+        for kind in ("curv", "sulc"):
+            fname = surf_dir / f"{hemi}.{kind}"
+            if fname.is_file():
+                curv[hemi] = nib.freesurfer.read_morph_data(str(fname))
+                break
+    return surfaces, (curv if len(curv) == 2 else None)
+
+
+def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
+    """(surfaces {hemi: (rr, tris)}, curvature {hemi: array} | None)."""
+    from ..datasets import Template
+
+    if surfaces is None and subject is not None and subject != "fsaverage5":
+        return _read_freesurfer(subject, subjects_dir, surface)
+    if surfaces is None:
+        from ..datasets import template
+
+        surfaces = template("ico3", sensors="meg", verbose=False)
+    if isinstance(surfaces, Template):
+        tmpl = surfaces
+        surfaces = tmpl.surfaces[surface]
+        if curvature is None:
+            curvature = tmpl.sulc
+    elif isinstance(surfaces, dict) and surface in surfaces:
+        surfaces = surfaces[surface]
+    if not (isinstance(surfaces, dict) and set(HEMIS) <= set(surfaces)):
+        raise ValueError(
+            "The 'surfaces' parameter must be None (the template), a "
+            "vaesource Template, or a dict {'lh': (rr, tris), 'rh': (rr, "
+            f"tris)}}, got {type(surfaces).__name__}."
+        )
+    return {hemi: surfaces[hemi] for hemi in HEMIS}, curvature
+
+
+def _make_cortex(surfaces, surface, curvature) -> _Cortex:
+    rr, tris, nn, sulcus = {}, {}, {}, {}
+    for hemi in HEMIS:
+        r, t = surfaces[hemi]
+        r = np.array(r, float)
+        t = np.asarray(t, np.int64)
+        if r.ndim != 2 or r.shape[1] != 3 or t.ndim != 2 or t.shape[1] != 3:
+            raise ValueError(
+                f"The {hemi} surface must be (rr, tris) with shapes (n, 3) "
+                f"and (m, 3), got {r.shape} and {t.shape}."
+            )
+        rr[hemi], tris[hemi] = r, t
+        if curvature is not None:
+            c = np.asarray(curvature[hemi])
+            if c.shape != (len(r),):
+                raise ValueError(
+                    f"The {hemi} curvature has {c.size} values but the surface "
+                    f"has {len(r)} vertices."
+                )
+            sulcus[hemi] = c > 0
+        else:
+            sulcus[hemi] = np.zeros(len(r), bool)
+    if surface == "inflated":
+        # inflated hemispheres overlap in space: put them side by side
+        width = max(np.ptp(rr[h][:, 0]) for h in HEMIS)
+        gap = _INFLATED_GAP * width / 2
+        rr["lh"][:, 0] -= rr["lh"][:, 0].max() + gap
+        rr["rh"][:, 0] -= rr["rh"][:, 0].min() - gap
+    for hemi in HEMIS:
+        nn[hemi] = _vertex_normals(rr[hemi], tris[hemi])
+    return _Cortex(rr=rr, tris=tris, nn=nn, sulcus=sulcus, surface=surface)
+
+
+# ---------------------------------------------------------------- estimates
+def _check_stc(stc, name="stc"):
+    import mne
+
+    if isinstance(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate)):
+        raise ValueError(
+            f"The {name!r} parameter is a volume source estimate: use "
+            "vaesource.viz.plot_volume_sources for it."
+        )
+    if not isinstance(stc, (mne.SourceEstimate, mne.VectorSourceEstimate)):
+        raise ValueError(
+            f"The {name!r} parameter must be an mne.SourceEstimate or "
+            f"mne.VectorSourceEstimate, got {type(stc).__name__}."
+        )
+    return stc
+
+
+def _stc_magnitude(stc):
+    """Per-source magnitude time courses, shape (n_sources, n_times)."""
+    data = np.asarray(stc.data)
+    if data.ndim == 3:  # vector estimate: (n_sources, 3, n_times)
+        return np.linalg.norm(data, axis=1)
+    return np.abs(data)
+
+
+def _amplitudes_at(stc, time):
+    """Amplitude per source at ``time`` (s), or at each source's peak."""
+    mag = _stc_magnitude(stc)
+    if mag.shape[1] == 0:
+        return np.zeros(mag.shape[0])
+    if time is None:
+        return mag.max(axis=1)
+    times = np.asarray(stc.times)
+    tstep = stc.tstep if len(times) > 1 else 0.0
+    if not times[0] - tstep / 2 <= time <= times[-1] + tstep / 2:
+        raise ValueError(
+            f"The 'time' parameter must lie within the estimate's times "
+            f"[{times[0]:.3f}, {times[-1]:.3f}] s, got {time!r}."
+        )
+    return mag[:, int(np.argmin(np.abs(times - time)))]
+
+
+def _check_match(stc, cortex, name, src=None):
+    """Vertex numbers of ``stc`` must index the rendered surfaces."""
+    n_vert = cortex.n_vertices
+    if len(stc.vertices) != 2:
+        raise ValueError(
+            f"The {name!r} estimate must have two hemispheres (lh, rh), got "
+            f"{len(stc.vertices)} vertex arrays."
+        )
+    if src is not None:
+        if len(src) != 2:
+            raise ValueError(
+                f"The 'src' parameter must be a cortical source space with two "
+                f"hemispheres, got {len(src)} source spaces."
+            )
+        for hemi, s, verts in zip(HEMIS, src, stc.vertices):
+            if s["np"] != n_vert[hemi]:
+                raise ValueError(
+                    f"The source space does not match the surfaces: its {hemi} "
+                    f"has {s['np']} vertices but the {cortex.surface} surface "
+                    f"has {n_vert[hemi]}. Pass the subject's surfaces "
+                    "(subject=..., subjects_dir=...)."
+                )
+            if not np.isin(verts, s["vertno"]).all():
+                raise ValueError(
+                    f"The {name!r} estimate does not match the source space: "
+                    f"{hemi} vertices {np.setdiff1d(verts, s['vertno'])[:5]} "
+                    "are not source vertices."
+                )
+    for hemi, verts in zip(HEMIS, stc.vertices):
+        verts = np.asarray(verts)
+        if verts.size and (verts.min() < 0 or verts.max() >= n_vert[hemi]):
+            raise ValueError(
+                f"The {name!r} estimate does not match the surfaces: it uses "
+                f"{hemi} vertex {int(verts.max())} but the {cortex.surface} "
+                f"{hemi} surface has {n_vert[hemi]} vertices. Source estimates "
+                "must carry vertex numbers of the rendered subject (fsaverage5 "
+                "numbers for the template); pass the right subject's surfaces "
+                "(subject=..., subjects_dir=...)."
+            )
+
+
+def _active(stc, time, threshold):
+    """[(hemi, vertex, amplitude in A·m)] of the sources above threshold."""
+    amps = _amplitudes_at(stc, time)
+    out = []
+    offset = 0
+    for hemi, verts in zip(HEMIS, stc.vertices):
+        a = amps[offset: offset + len(verts)]
+        offset += len(verts)
+        for v, amp in zip(verts, a):
+            if amp > threshold:
+                out.append((hemi, int(v), float(amp)))
+    return out
+
+
+def _truth_vertices(truth, cortex):
+    """Truth as {hemi: vertex array}, from an estimate or vertex numbers."""
+    import mne
+
+    if truth is None:
+        return {hemi: np.array([], int) for hemi in HEMIS}
+    if isinstance(truth, (mne.SourceEstimate, mne.VectorSourceEstimate)):
+        _check_match(truth, cortex, "truth")
+        mag = _stc_magnitude(truth).max(axis=1) if truth.data.size else []
+        out, offset = {}, 0
+        for hemi, verts in zip(HEMIS, truth.vertices):
+            out[hemi] = np.asarray(verts)[np.asarray(mag[offset: offset + len(verts)]) > 0]
+            offset += len(verts)
+        return out
+    if isinstance(truth, dict):
+        out = {hemi: np.asarray(truth.get(hemi, []), int).ravel() for hemi in HEMIS}
+    elif isinstance(truth, (list, tuple)) and len(truth) == 2:
+        out = {hemi: np.asarray(v, int).ravel() for hemi, v in zip(HEMIS, truth)}
+    else:
+        raise ValueError(
+            "The 'truth' parameter must be a SourceEstimate, a dict {'lh': "
+            "vertices, 'rh': vertices} or a pair [lh_vertices, rh_vertices], "
+            f"got {type(truth).__name__}."
+        )
+    for hemi in HEMIS:
+        v = out[hemi]
+        if v.size and (v.min() < 0 or v.max() >= cortex.n_vertices[hemi]):
+            raise ValueError(
+                f"The 'truth' {hemi} vertex {int(v.max())} does not exist on the "
+                f"{cortex.surface} surface ({cortex.n_vertices[hemi]} vertices)."
+            )
+    return out
+
+
+# ---------------------------------------------------------------- layout
+def _panels_for(views, hemi):
+    """[(view, hemis, title)] for the requested views."""
+    hemis = HEMIS if hemi == "both" else (hemi,)
+    panels = []
+    for view in views:
+        if view in _SPLIT_VIEWS:
+            for h in hemis:
+                panels.append((view, (h,), f"{h} {view}"))
+        else:
+            panels.append((view, hemis, view if hemi == "both" else f"{hemi} {view}"))
+    return panels
+
+
+def _camera_for(view, hemis):
+    if view in _SPLIT_VIEWS:
+        return _SPLIT_VIEWS[view][hemis[0]]
+    return _WHOLE_VIEWS[view]
+
+
+def _check_views(views, hemi):
+    _check_option("hemi", hemi, ("both", "lh", "rh"))
+    if isinstance(views, str):
+        views = (views,)
+    views = tuple(views)
+    if not views:
+        raise ValueError("The 'views' parameter must name at least one view.")
+    for view in views:
+        _check_option("views", view, VIEWS)
+    return views
+
+
+class _Scene:
+    """Draws cortex panels into a plotter, sharing meshes and colour scale."""
+
+    def __init__(self, plotter, cortex, *, cmap, clim, factor, r_max):
+        import pyvista as pv
+
+        self.plotter = plotter
+        self.cortex = cortex
+        self.cmap = cmap
+        self.clim = clim
+        self.factor = factor
+        self.r_max = r_max
+        self.info = RenderInfo()
+        self.actor = None
+        self.meshes = {}
+        for hemi in HEMIS:
+            rr, tris = cortex.rr[hemi], cortex.tris[hemi]
+            faces = np.column_stack([np.full(len(tris), 3), tris]).ravel()
+            mesh = pv.PolyData(rr, faces)
+            gray = np.where(cortex.sulcus[hemi], SULCUS_GRAY, GYRUS_GRAY)
+            mesh["shade"] = (255 * np.repeat(gray[:, None], 3, axis=1)).astype(np.uint8)
+            mesh.point_data["Normals"] = cortex.nn[hemi]
+            self.meshes[hemi] = mesh
+
+    def panel(self, row, col, view, hemis, title, active, truth, top_px=18,
+              title_at_bottom=False):
+        pl = self.plotter
+        pl.subplot(row, col)
+        idx = len(self.info.panels)
+        self.info.panels.append(
+            dict(row=row, col=col, view=view, hemis=hemis, title=title)
+        )
+        for hemi in hemis:
+            pl.add_mesh(
+                self.meshes[hemi],
+                scalars="shade",
+                rgb=True,
+                smooth_shading=True,
+                ambient=0.25,
+                diffuse=0.8,
+                specular=0.0,
+                reset_camera=False,
+            )
+        sel = [a for a in active if a[0] in hemis]
+        if sel:
+            amps = np.array([a[2] for a in sel]) * self.factor
+            radii = _glyph_radii(amps, self.clim[1], self.r_max)
+            centers = np.array(
+                [
+                    self.cortex.rr[h][v] + 0.5 * r * self.cortex.nn[h][v]
+                    for (h, v, _), r in zip(sel, radii)
+                ]
+            )
+            self.actor = _add_spheres(pl, centers, amps, radii, self.cmap, self.clim)
+            cmap = _cmap(self.cmap)
+            span = self.clim[1] - self.clim[0]
+            for (h, v, _), c, a, r in zip(sel, centers, amps, radii):
+                self.info.sources.append(
+                    dict(panel=idx, hemi=h, vertex=v, pos=c, amplitude=a, radius=r,
+                         color=np.asarray(cmap((a - self.clim[0]) / span))[:3])
+                )
+        ring_r = 1.55 * self.r_max
+        for hemi in hemis:
+            verts = truth[hemi]
+            if not len(verts):
+                continue
+            centers = self.cortex.rr[hemi][verts] + 0.3 * self.r_max * self.cortex.nn[hemi][verts]
+            _add_rings(pl, centers, self.cortex.nn[hemi][verts], ring_r)
+            for v, c in zip(verts, centers):
+                self.info.truth.append(
+                    dict(panel=idx, hemi=hemi, vertex=int(v), pos=c, radius=ring_r,
+                         color=TRUTH_COLOR)
+                )
+        points = np.concatenate([self.cortex.rr[h] for h in hemis])
+        direction, up = _camera_for(view, hemis)
+        _fit_camera(pl.renderer, direction, up, points,
+                    top_px=top_px)
+        if title:
+            _add_title(pl, title, bottom=title_at_bottom)
+
+
+def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
+             time, threshold, units, clim):
+    _check_option("surface", surface, _SURFACES)
+    surfs, curvature = _resolve_surfaces(surfaces, surface, subject, subjects_dir,
+                                         curvature)
+    cortex = _make_cortex(surfs, surface, curvature)
+    actives = {}
+    for name, stc in stcs.items():
+        _check_stc(stc, name)
+        _check_match(stc, cortex, name, src=src)
+        actives[name] = _active(stc, time, threshold)
+    peak = max((a[2] for act in actives.values() for a in act), default=0.0)
+    label, factor = _units(peak, units)
+    if clim is None:
+        clim = (0.0, peak * factor) if peak > 0 else None
+    else:
+        clim = tuple(float(c) for c in clim)
+        if len(clim) != 2 or not clim[1] > clim[0]:
+            raise ValueError(
+                f"The 'clim' parameter must be (vmin, vmax) with vmax > vmin, "
+                f"got {clim!r}."
+            )
+    extent = max(np.ptp(np.concatenate([cortex.rr[h] for h in HEMIS]), axis=0))
+    return cortex, actives, label, factor, clim, _SPHERE_SIZE * extent
+
+
+def plot_sources(
+    stc,
+    *,
+    surfaces=None,
+    surface: Literal["inflated", "white", "pial"] = "inflated",
+    views=("lateral", "medial", "dorsal"),
+    hemi: Literal["both", "lh", "rh"] = "both",
+    time: float | None = None,
+    truth=None,
+    subject: str | None = None,
+    subjects_dir=None,
+    curvature=None,
+    src=None,
+    cmap=DEFAULT_CMAP,
+    clim=None,
+    threshold: float = 0.0,
+    units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
+    title: str | None = None,
+    size=None,
+    fname=None,
+    verbose=None,
+):
+    """Render a sparse cortical source estimate on the cortex, several views.
+
+    Parameters
+    ----------
+    stc : mne.SourceEstimate | mne.VectorSourceEstimate
+        The estimate; its vertex numbers must index the rendered surfaces
+        (fsaverage5 vertex numbers for the template, as on
+        ``Template.src``).
+    surfaces : None | Template | dict
+        None renders the embedded template's cortex (unless ``subject`` is
+        given); a :class:`vaesource.datasets.Template`; or a dict
+        ``{"lh": (rr, tris), "rh": (rr, tris)}`` (or ``Template.surfaces``).
+    surface : ``"inflated"`` | ``"white"`` | ``"pial"``
+        Which surface to draw on. Sources sit on that surface at their
+        vertices, pushed outward along the normal.
+    views : str | tuple of str
+        Among ``"lateral"``, ``"medial"`` (one panel per hemisphere),
+        ``"dorsal"``, ``"ventral"``, ``"anterior"``, ``"posterior"`` (both
+        hemispheres in one panel).
+    hemi : ``"both"`` | ``"lh"`` | ``"rh"``
+        Hemispheres to draw.
+    time : float | None
+        Time (s) at which to show amplitudes; None shows each source at its
+        own peak.
+    truth : None | SourceEstimate | dict | list
+        Ground truth, drawn as green rings: an estimate (its non-zero
+        sources), ``{"lh": vertices, "rh": vertices}`` or
+        ``[lh_vertices, rh_vertices]``.
+    subject, subjects_dir : str | None, path-like | None
+        Read ``{lh,rh}.<surface>`` and ``curv`` (or ``sulc``) of a FreeSurfer
+        subject with nibabel, when ``surfaces`` is None.
+    curvature : dict | None
+        ``{hemi: array}``; positive values are shaded dark (sulci). Default:
+        the template's sulcal depth or the subject's curvature.
+    src : mne.SourceSpaces | None
+        If given, checked against the surfaces and the estimate.
+    cmap : str | matplotlib colormap
+        Colour map of the amplitudes.
+    clim : (float, float) | None
+        Colour limits in colour-bar units; default ``(0, peak)``.
+    threshold : float
+        Sources with amplitude (A·m) at or below it are not drawn.
+    units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
+        Colour-bar units; ``"auto"`` uses nAm for MNE-scale currents.
+    title : str | None
+        Drawn above the colour bar.
+    size : (int, int) | None
+        Image width and height in pixels (default depends on the views).
+    fname : path-like | None
+        Write a PNG screenshot there.
+    verbose : bool | str | int | None
+        Log level (unused beyond logging).
+
+    Returns
+    -------
+    plotter : pyvista.Plotter
+        The off-screen plotter, already rendered (``plotter.screenshot()``
+        returns the image). ``plotter.vaesource`` holds a
+        :class:`~vaesource.viz._render.RenderInfo` (panels, glyph
+        positions and colours). Close it with ``plotter.close()``.
+    """
+    views = _check_views(views, hemi)
+    cortex, actives, label, factor, clim, r_max = _prepare(
+        {"stc": stc}, surfaces, surface, subject, subjects_dir, curvature, src,
+        time, threshold, units, clim,
+    )
+    truth_v = _truth_vertices(truth, cortex)
+    panels = _panels_for(views, hemi)
+    # split views: a column per view, a row per hemisphere; whole-brain views
+    # span both rows; a strip at the bottom for the colour bar and legend
+    n_rows = 2 if hemi == "both" else 1
+    columns = []
+    for view in views:
+        columns.append([p for p in panels if p[0] == view])
+    size = _check_size(size, (330 * len(columns), 270 * n_rows + 90))
+    strip = 90 / (size[1] - 90) * n_rows
+    groups = [(n_rows, np.s_[:])]
+    for j, col in enumerate(columns):
+        if len(col) == 1 and n_rows == 2:
+            groups.append((np.s_[:n_rows], j))
+    plotter = _new_plotter(
+        (n_rows + 1, len(columns)), size,
+        row_weights=[1] * n_rows + [strip], groups=groups,
+    )
+    scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
+    active = actives["stc"]
+    for j, col in enumerate(columns):
+        for i, (view, hemis, ttl) in enumerate(col):
+            scene.panel(i, j, view, hemis, ttl, active, truth_v)
+    plotter.subplot(n_rows, 0)
+    note = None if active else "no active source"
+    if not active:
+        logger.info("plot_sources: the estimate has no active source")
+    _fill_strip(plotter, actor=scene.actor, units=label,
+                title=title or "amplitude", truth=any(len(v) for v in truth_v.values()),
+                note=note, n_cols=len(columns))
+    scene.info.clim = clim
+    scene.info.units = label
+    _attach(plotter, scene.info)
+    return _finish(plotter, fname)
+
+
+def plot_comparison(
+    stcs: dict,
+    *,
+    surfaces=None,
+    surface: Literal["inflated", "white", "pial"] = "inflated",
+    views=("lateral",),
+    hemi: Literal["both", "lh", "rh"] = "both",
+    time: float | None = None,
+    truth=None,
+    show_truth: bool = True,
+    subject: str | None = None,
+    subjects_dir=None,
+    curvature=None,
+    src=None,
+    cmap=DEFAULT_CMAP,
+    clim=None,
+    threshold: float = 0.0,
+    units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
+    title: str | None = None,
+    size=None,
+    fname=None,
+    verbose=None,
+):
+    """Several estimates side by side: same cameras, one colour scale.
+
+    Parameters
+    ----------
+    stcs : dict
+        ``{name: SourceEstimate}``, one column each, in order, titled by
+        name. An entry named ``"truth"`` (any case) is drawn as its own
+        column and, unless ``truth`` is given, also as green rings on the
+        other columns.
+    truth : None | SourceEstimate | dict | list
+        Ground truth drawn as green rings on every column (see
+        :func:`plot_sources`).
+    show_truth : bool
+        Draw the truth rings.
+    views, hemi, surfaces, surface, ... :
+        As in :func:`plot_sources`; each view (and hemisphere, for lateral
+        and medial views) is one row.
+
+    Returns
+    -------
+    plotter : pyvista.Plotter
+        The rendered off-screen plotter (see :func:`plot_sources`).
+    """
+    if not isinstance(stcs, dict) or not stcs:
+        raise ValueError(
+            "The 'stcs' parameter must be a non-empty dict {name: SourceEstimate}, "
+            f"got {stcs!r:.60}."
+        )
+    views = _check_views(views, hemi)
+    cortex, actives, label, factor, clim, r_max = _prepare(
+        stcs, surfaces, surface, subject, subjects_dir, curvature, src,
+        time, threshold, units, clim,
+    )
+    truth_key = next((k for k in stcs if str(k).lower() == "truth"), None)
+    if truth is None and truth_key is not None:
+        truth = stcs[truth_key]
+    truth_v = _truth_vertices(truth if show_truth else None, cortex)
+    no_truth = {h: np.array([], int) for h in HEMIS}
+    panels = _panels_for(views, hemi)
+    names = list(stcs)
+    size = _check_size(size, (300 * len(names), 240 * len(panels) + 90))
+    strip = 90 / (size[1] - 90) * len(panels)
+    plotter = _new_plotter(
+        (len(panels) + 1, len(names)), size,
+        row_weights=[1] * len(panels) + [strip],
+        groups=[(len(panels), np.s_[:])],
+    )
+    scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
+    for j, name in enumerate(names):
+        marks = no_truth if name == truth_key else truth_v
+        for i, (view, hemis, ttl) in enumerate(panels):
+            scene.panel(i, j, view, hemis, ttl if j == 0 else "", actives[name],
+                        marks, top_px=28 if i == 0 else 0, title_at_bottom=True)
+            scene.info.panels[-1]["name"] = name
+            if i == 0:
+                _add_title(plotter, str(name), heading=True)
+    plotter.subplot(len(panels), 0)
+    empty = [n for n in names if not actives[n]]
+    note = ("no active source: " + ", ".join(map(str, empty))) if empty else None
+    _fill_strip(plotter, actor=scene.actor, units=label,
+                title=title or "amplitude",
+                truth=any(len(v) for v in truth_v.values()), note=note,
+                n_cols=len(names))
+    scene.info.clim = clim
+    scene.info.units = label
+    _attach(plotter, scene.info)
+    return _finish(plotter, fname)
