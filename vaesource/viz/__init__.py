@@ -1,5 +1,26 @@
-"""Figures: recovery curves (matplotlib); cortex renders follow."""
+"""Figures: cortex and glass-brain renders (pyvista), curves (matplotlib), reports.
 
+The 3-D renders are made off screen and return the pyvista ``Plotter``
+(never shown); the matplotlib functions return the figure. Both accept
+``fname`` to write a PNG.
+"""
+
+from ._render import world_to_pixel
+from .brain import plot_comparison, plot_sources
 from .curves import plot_success_curves
+from .diagnostics import plot_convergence, plot_localization_errors
+from .report import make_report
+from .timecourses import plot_time_courses
+from .volume import plot_volume_sources
 
-__all__ = ["plot_success_curves"]
+__all__ = [
+    "make_report",
+    "plot_comparison",
+    "plot_convergence",
+    "plot_localization_errors",
+    "plot_sources",
+    "plot_success_curves",
+    "plot_time_courses",
+    "plot_volume_sources",
+    "world_to_pixel",
+]

@@ -180,7 +180,7 @@ def _add_rings(plotter, centers, normals, radius, color=TRUTH_COLOR):
 def _fill_strip(plotter, *, actor, units, title, truth, note, n_cols):
     """The bottom strip: colour bar (or a note), legend of the markers."""
     if actor is not None:
-        plotter.add_scalar_bar(
+        bar = plotter.add_scalar_bar(
             title=f"{title} ({units})",
             mapper=actor.mapper,
             vertical=False,
@@ -198,6 +198,8 @@ def _fill_strip(plotter, *, actor, units, title, truth, note, n_cols):
             shadow=False,
             interactive=False,
         )
+        # tick labels below the bar, title above: they never overlap
+        bar.SetTextPositionToPrecedeScalarBar()
     legend = []
     if actor is not None:
         legend.append("spheres: estimate\n(colour and size: amplitude)")

@@ -1,0 +1,149 @@
+"""An HTML report (:class:`mne.Report`) assembling the vaesource figures."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from ..utils import logger
+
+
+def _add_render(report, plotter, tmp_dir, title, section, caption=None):
+    """Screenshot a plotter into the report as a PNG, then close it."""
+    png = Path(tmp_dir) / f"render-{len(list(Path(tmp_dir).iterdir()))}.png"
+    plotter.screenshot(str(png), return_img=False)
+    plotter.close()
+    report.add_image(png, title=title, section=section, caption=caption)
+
+
+def _add_figure(report, fig, title, section, caption=None):
+    import matplotlib.pyplot as plt
+
+    report.add_figure(fig, title=title, section=section, caption=caption)
+    plt.close(fig)
+
+
+def make_report(
+    fname,
+    *,
+    stcs=None,
+    truth=None,
+    surfaces=None,
+    views=("lateral", "medial", "dorsal"),
+    volume=None,
+    results=None,
+    rates=None,
+    loc_rows=None,
+    title: str = "vaesource report",
+    overwrite: bool = False,
+    verbose=None,
+):
+    """Write an HTML report of source estimates, solver traces and benchmarks.
+
+    Every part is optional; the report holds the sections given.
+
+    Parameters
+    ----------
+    fname : path-like
+        Output ``.html`` file. Written atomically (to a temporary file in
+        the same folder, then renamed), so readers never see half a report.
+    stcs : mne.SourceEstimate | dict | None
+        Cortical estimates ``{name: stc}``: each rendered with
+        :func:`~vaesource.viz.plot_sources` and its time courses with
+        :func:`~vaesource.viz.plot_time_courses`; with two or more, also a
+        side-by-side :func:`~vaesource.viz.plot_comparison`.
+    truth : mne.SourceEstimate | None
+        Ground truth, drawn as rings and dashed time courses.
+    surfaces : None | Template | dict
+        Cortex to render on (see :func:`~vaesource.viz.plot_sources`).
+    views : tuple of str
+        Views of the single-estimate renders.
+    volume : tuple | None
+        ``(vol_stc, src)`` or ``(vol_stc, src, kwargs)`` for
+        :func:`~vaesource.viz.plot_volume_sources`.
+    results : SolverResult | dict | None
+        Solver runs for :func:`~vaesource.viz.plot_convergence`.
+    rates : dict | None
+        Success rates for :func:`~vaesource.viz.plot_success_curves`
+        (figure 2 of the paper).
+    loc_rows : list of dict | None
+        Benchmark rows for :func:`~vaesource.viz.plot_localization_errors`.
+    title : str
+        Report title.
+    overwrite : bool
+        Replace an existing file.
+    verbose : bool | str | int | None
+        Log level.
+
+    Returns
+    -------
+    report : mne.Report
+        The report (already saved to ``fname``).
+    """
+    import mne
+
+    from .brain import plot_comparison, plot_sources
+    from .curves import plot_success_curves
+    from .diagnostics import plot_convergence, plot_localization_errors
+    from .timecourses import plot_time_courses
+    from .volume import plot_volume_sources
+
+    fname = Path(fname)
+    if fname.suffix not in (".html", ".htm"):
+        raise ValueError(
+            f"The 'fname' parameter must end with .html, got {str(fname)!r}."
+        )
+    if fname.exists() and not overwrite:
+        raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
+    if stcs is not None and not isinstance(stcs, dict):
+        stcs = {"estimate": stcs}
+    report = mne.Report(title=title, verbose=False)
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        if stcs:
+            for name, stc in stcs.items():
+                section = f"estimate: {name}"
+                plotter = plot_sources(stc, surfaces=surfaces, views=views,
+                                       truth=truth, title=str(name))
+                _add_render(report, plotter, tmp_dir, f"{name}: cortex", section,
+                            caption="Active sources at their peak amplitude"
+                            + ("; green rings: ground truth." if truth is not None
+                               else "."))
+                _add_figure(report, plot_time_courses(stc, truth=truth,
+                                                      title=str(name)),
+                            f"{name}: time courses", section)
+            if len(stcs) > 1:
+                plotter = plot_comparison(stcs, surfaces=surfaces, truth=truth)
+                _add_render(report, plotter, tmp_dir, "comparison", "comparison",
+                            caption="Same cameras and colour scale for every method.")
+        if volume is not None:
+            vol_stc, src, *kw = volume
+            plotter = plot_volume_sources(vol_stc, src, **(kw[0] if kw else {}))
+            _add_render(report, plotter, tmp_dir, "volume estimate", "volume")
+        if results is not None:
+            _add_figure(report, plot_convergence(results), "convergence",
+                        "solver convergence")
+        if rates is not None:
+            _add_figure(report, plot_success_curves(rates), "recovery curves",
+                        "benchmark")
+        if loc_rows is not None:
+            _add_figure(report, plot_localization_errors(loc_rows),
+                        "localization errors", "benchmark")
+    _save_atomic(report, fname)
+    logger.info("Wrote the report to %s", fname)
+    return report
+
+
+def _save_atomic(report, fname: Path) -> None:
+    fname.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=".tmp-", suffix=".html")
+    os.close(fd)
+    try:
+        report.save(tmp, overwrite=True, open_browser=False, verbose=False)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, fname)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
