@@ -177,7 +177,7 @@ def _add_rings(plotter, centers, normals, radius, color=TRUTH_COLOR):
     )
 
 
-def _fill_strip(plotter, *, actor, units, title, truth, note, n_cols):
+def _fill_strip(plotter, *, actor, units, title, truth, note):
     """The bottom strip: colour bar (or a note), legend of the markers."""
     if actor is not None:
         bar = plotter.add_scalar_bar(
@@ -240,23 +240,6 @@ def _add_title(plotter, text, *, heading=False, bottom=False):
                                  font_size=9, color=_FONT_COLOR)
     actor.GetTextProperty().SetVerticalJustificationToTop()
     return actor
-
-
-def _set_camera(renderer, direction, up, bounds, zoom=1.0):
-    """Look along ``-direction`` at the centre of ``bounds`` (parallel view)."""
-    bounds = np.asarray(bounds, float).reshape(3, 2)
-    center = bounds.mean(axis=1)
-    extent = np.ptp(bounds, axis=1).max()
-    direction = np.asarray(direction, float)
-    camera = renderer.camera
-    camera.focal_point = tuple(center)
-    camera.position = tuple(center + 10 * extent * direction / np.linalg.norm(direction))
-    camera.up = tuple(up)
-    renderer.enable_parallel_projection()
-    renderer.reset_camera(bounds=tuple(bounds.ravel()))
-    renderer.reset_camera_clipping_range()
-    if zoom != 1.0:
-        camera.zoom(zoom)
 
 
 def _fit_camera(renderer, direction, up, points, margin=1.06, top_px=0):

@@ -564,7 +564,7 @@ def plot_sources(
         logger.info("plot_sources: the estimate has no active source")
     _fill_strip(plotter, actor=scene.actor, units=label,
                 title=title or "amplitude", truth=any(len(v) for v in truth_v.values()),
-                note=note, n_cols=len(columns))
+                note=note)
     scene.info.clim = clim
     scene.info.units = label
     _attach(plotter, scene.info)
@@ -655,8 +655,7 @@ def plot_comparison(
     note = ("no active source: " + ", ".join(map(str, empty))) if empty else None
     _fill_strip(plotter, actor=scene.actor, units=label,
                 title=title or "amplitude",
-                truth=any(len(v) for v in truth_v.values()), note=note,
-                n_cols=len(names))
+                truth=any(len(v) for v in truth_v.values()), note=note)
     scene.info.clim = clim
     scene.info.units = label
     _attach(plotter, scene.info)

@@ -259,7 +259,6 @@ def plot_volume_sources(
         _add_title(plotter, view)
     plotter.subplot(1, 0)
     _fill_strip(plotter, actor=actor, units=label, title=title or "amplitude",
-                truth=len(truth_pos) > 0, note=None if len(amps) else "no active source",
-                n_cols=len(views))
+                truth=len(truth_pos) > 0, note=None if len(amps) else "no active source")
     _attach(plotter, info)
     return _finish(plotter, fname)

@@ -1,0 +1,68 @@
+"""Tests of vaesource.viz.make_report: an mne.Report written atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
+
+import mne  # noqa: E402
+
+from vaesource import viz  # noqa: E402
+
+
+def _stc(template, rows):
+    verts = template.vertices
+    data = np.zeros((sum(len(v) for v in verts), 4))
+    for k, amp in rows.items():
+        data[k, 1:3] = amp
+    return mne.SourceEstimate(data, verts, tmin=0.0, tstep=0.01, subject="fsaverage")
+
+
+def test_make_report(small_template, tmp_path):
+    from vaesource.solvers import full_vae
+
+    truth = _stc(small_template, {10: 10e-9, 700: 5e-9})
+    stcs = {"full VAE": truth.copy(), "MxNE": _stc(small_template, {11: 8e-9})}
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((15, 30))
+    G /= np.linalg.norm(G, axis=0)
+    X = np.zeros((30, 5))
+    X[4] = 1.0
+    result = full_vae(G @ X, G, gamma=1e-10)
+    rows = [dict(method=m, snr=s, n_sources=1, loc_error_mm=float(e))
+            for m in ("full_vae", "group_lasso") for s in (0, 10)
+            for e in rng.gamma(2, 3, size=5)]
+    rs = np.array([10, 50, 90])
+    rates = {"unit": {"full_vae": (rs, np.array([1.0, 0.9, 0.2]), np.full(3, 10))}}
+    fname = tmp_path / "out" / "report.html"
+    report = viz.make_report(
+        fname, stcs=stcs, truth=truth, surfaces=small_template,
+        views=("lateral",), results={"full_vae": result}, rates=rates,
+        loc_rows=rows, title="test report",
+    )
+    assert isinstance(report, mne.Report)
+    html = fname.read_text()
+    assert "test report" in html
+    titles = {"full VAE: cortex", "full VAE: time courses", "MxNE: cortex",
+              "comparison", "convergence", "recovery curves", "localization errors"}
+    for title in titles:
+        assert title in html, title
+    # one embedded PNG / image per figure
+    n_images = len(re.findall(r'<img class="figure-img', html))
+    assert n_images == len(titles) + 1  # + MxNE time courses
+    # atomic: no temporary file left next to it
+    assert sorted(p.name for p in fname.parent.iterdir()) == ["report.html"]
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        viz.make_report(fname, rates=rates)
+    viz.make_report(fname, rates=rates, overwrite=True)
+    assert "recovery curves" in fname.read_text()
+    assert "comparison" not in fname.read_text()
+    with pytest.raises(ValueError, match=".html"):
+        viz.make_report(tmp_path / "report.pdf")

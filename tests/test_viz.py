@@ -1,0 +1,395 @@
+"""Tests of vaesource.viz: the renders are checked on their pixels.
+
+Off-screen pyvista renders (EGL or OSMesa; no display needed): each test
+projects a known glyph position to the screenshot and checks the colour
+found there, so a source hidden inside the cortex, a missing truth marker
+or a blank image fails.
+"""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
+
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import mne  # noqa: E402
+
+from vaesource import viz  # noqa: E402
+from vaesource.viz.brain import _make_cortex  # noqa: E402
+
+SIZE = (660, 420)
+
+
+# ------------------------------------------------------------------ helpers
+def _hsv(pixel):
+    return mcolors.rgb_to_hsv(np.asarray(pixel, float)[:3] / 255.0)
+
+
+def _is_gray(pixel):
+    pixel = np.asarray(pixel, int)[:3]
+    return int(pixel.max() - pixel.min()) < 25
+
+
+def _matches(pixel, color):
+    """Same hue and clearly saturated: the colour map colour under shading."""
+    h_pix, s_pix, v_pix = _hsv(pixel)
+    h_exp = mcolors.rgb_to_hsv(np.asarray(color, float))[0]
+    dh = min(abs(h_pix - h_exp), 1 - abs(h_pix - h_exp))
+    return dh < 0.05 and s_pix > 0.5 and v_pix > 0.3
+
+
+def _green(img):
+    r, g, b = (img[..., k].astype(int) for k in range(3))
+    return (g > 90) & (g > r + 50) & (g > b + 40)
+
+
+def _saturated(img):
+    img = img.astype(int)
+    return (img.max(axis=-1) - img.min(axis=-1)) > 60
+
+
+def _panel_box(plotter, panel):
+    """Pixel rows / columns of a subplot in the screenshot."""
+    renderer = plotter.renderers[plotter.renderers.loc_to_index((panel["row"],
+                                                                 panel["col"]))]
+    x0, y0, x1, y1 = renderer.GetViewport()
+    w, h = plotter.window_size
+    return (slice(int(round((1 - y1) * h)), int(round((1 - y0) * h))),
+            slice(int(round(x0 * w)), int(round(x1 * w))))
+
+
+def _pixel_of(plotter, glyph):
+    panel = plotter.vaesource.panels[glyph["panel"]]
+    col, row = viz.world_to_pixel(plotter, (panel["row"], panel["col"]), glyph["pos"])
+    return int(round(row)), int(round(col))
+
+
+def _stc(template, sources, n_times=5, vector=False):
+    """Estimate on the template with ``{(hemi, vertex): amplitude}``."""
+    verts = template.vertices
+    n = sum(len(v) for v in verts)
+    data = np.zeros((n, 3, n_times) if vector else (n, n_times))
+    for (hemi, vertex), amp in sources.items():
+        k = int(np.flatnonzero(verts[0 if hemi == "lh" else 1] == vertex)[0])
+        k += 0 if hemi == "lh" else len(verts[0])
+        if vector:
+            data[k, 2, 2] = amp
+        else:
+            data[k, 2] = amp
+    cls = mne.VectorSourceEstimate if vector else mne.SourceEstimate
+    return cls(data, verts, tmin=0.0, tstep=0.01, subject="fsaverage")
+
+
+@pytest.fixture(scope="module")
+def lateral_vertices(small_template):
+    """Two lh source vertices facing the lh lateral camera, 5 cm apart."""
+    cortex = _make_cortex(small_template.surfaces["inflated"], "inflated", None)
+    verts = small_template.vertices[0]
+    nn = cortex.nn["lh"][verts]
+    rr = cortex.rr["lh"][verts]
+    order = np.argsort(nn[:, 0])  # most negative x normal first
+    first = order[0]
+    far = [i for i in order[:80] if np.linalg.norm(rr[i] - rr[first]) > 0.05]
+    return int(verts[first]), int(verts[far[0]])
+
+
+# ---------------------------------------------------------------- cortex
+def test_plot_sources_source_and_truth_in_place(small_template, lateral_vertices,
+                                                tmp_path):
+    v_src, v_truth = lateral_vertices
+    stc = _stc(small_template, {("lh", v_src): 20e-9, ("rh", 100): 5e-9})
+    fname = tmp_path / "sources.png"
+    plotter = viz.plot_sources(
+        stc, surfaces=small_template, truth={"lh": [v_truth]}, size=SIZE,
+        fname=fname,
+    )
+    try:
+        img = plotter.screenshot()
+        assert img.shape == (SIZE[1], SIZE[0], 3)  # deterministic size
+        assert fname.is_file()
+        saved = plt.imread(fname)
+        assert saved.shape[:2] == (SIZE[1], SIZE[0])
+        assert img.std() > 20  # not blank
+        info = plotter.vaesource
+        assert info.units == "nAm"
+        assert info.clim == pytest.approx((0.0, 20.0))
+        assert any("nAm" in title for title in plotter.scalar_bars.keys())
+        # the strong lh source, in the lh lateral panel: colour map colour
+        lateral = [s for s in info.sources if s["vertex"] == v_src
+                   and info.panels[s["panel"]]["title"] == "lh lateral"]
+        assert len(lateral) == 1
+        row, col = _pixel_of(plotter, lateral[0])
+        pixel = img[row, col]
+        assert _matches(pixel, lateral[0]["color"]), pixel
+        assert not _is_gray(pixel)
+        # ... and the cortex around it (well outside the glyph) is gray
+        r_px = 6 * lateral[0]["radius"] / plotter.renderers[0].camera.parallel_scale
+        off = int(round(r_px * SIZE[1]))
+        assert _is_gray(img[row, min(col + off, SIZE[0] - 1)])
+        # truth ring: green pixels around the truth vertex only
+        ring = [t for t in info.truth
+                if info.panels[t["panel"]]["title"] == "lh lateral"]
+        assert len(ring) == 1
+        t_row, t_col = _pixel_of(plotter, ring[0])
+        rows, cols = _panel_box(plotter, info.panels[ring[0]["panel"]])
+        green = _green(img)[rows, cols]
+        assert green.sum() > 20
+        g_rows, g_cols = np.nonzero(green)
+        g_rows, g_cols = g_rows + rows.start, g_cols + cols.start
+        dist = np.hypot(g_rows - t_row, g_cols - t_col)
+        assert dist.max() < 25  # all green of that panel is the ring
+        assert np.hypot(g_rows.mean() - t_row, g_cols.mean() - t_col) < 6
+        assert not _green(img[t_row, t_col][None, None])[0, 0]  # a ring: hollow
+        # a source on the other hemisphere is not drawn in lh panels
+        rh = [s for s in info.sources if s["hemi"] == "rh"]
+        assert rh and all("rh" in info.panels[s["panel"]]["hemis"] for s in rh)
+        assert {info.panels[s["panel"]]["title"] for s in rh} == {"rh lateral", "rh medial", "dorsal"}
+    finally:
+        plotter.close()
+
+
+def test_plot_sources_empty_estimate(small_template):
+    stc = _stc(small_template, {})
+    plotter = viz.plot_sources(stc, surfaces=small_template, hemi="lh",
+                               views=("lateral",), size=(400, 330))
+    try:
+        img = plotter.screenshot()
+        assert img.shape == (330, 400, 3)
+        info = plotter.vaesource
+        assert info.sources == [] and info.clim is None
+        rows, cols = _panel_box(plotter, info.panels[0])
+        panel = img[rows, cols]
+        assert not _saturated(panel).any()  # bare gray cortex
+        assert (panel.astype(int).sum(axis=-1) < 600).mean() > 0.2  # cortex drawn
+        # the note, in dark red, below the panel
+        note = img[rows.stop:]
+        red = (note[..., 0] > 120) & (note[..., 1] < 60) & (note[..., 2] < 60)
+        assert red.sum() > 30
+        assert not list(plotter.scalar_bars.keys())
+    finally:
+        plotter.close()
+
+
+def test_plot_sources_vector_and_time(small_template, lateral_vertices):
+    v_src, _ = lateral_vertices
+    stc = _stc(small_template, {("lh", v_src): 3e-9}, vector=True)
+    plotter = viz.plot_sources(stc, surfaces=small_template, views="lateral",
+                               hemi="lh", time=0.02, size=(330, 300))
+    try:
+        info = plotter.vaesource
+        assert len(info.sources) == 1
+        assert info.sources[0]["amplitude"] == pytest.approx(3.0)
+        img = plotter.screenshot()
+        assert _matches(img[_pixel_of(plotter, info.sources[0])],
+                        info.sources[0]["color"])
+    finally:
+        plotter.close()
+    # at a time where the source is silent nothing is drawn
+    plotter = viz.plot_sources(stc, surfaces=small_template, views="lateral",
+                               hemi="lh", time=0.0, size=(330, 300))
+    assert plotter.vaesource.sources == []
+    plotter.close()
+    with pytest.raises(ValueError, match="'time' parameter"):
+        viz.plot_sources(stc, surfaces=small_template, time=1.0)
+
+
+def test_plot_sources_rejects_mismatch(small_template):
+    verts = small_template.vertices
+    bad = mne.SourceEstimate(np.ones((2, 1)), [np.array([20000]), np.array([0])],
+                             0.0, 0.01)
+    with pytest.raises(ValueError, match="does not match the surfaces"):
+        viz.plot_sources(bad, surfaces=small_template)
+    # a source space for another mesh
+    small = {h: small_template.surfaces["white"][h] for h in ("lh", "rh")}
+    rr, tris = small["lh"]
+    keep = np.all(tris < 5000, axis=1)
+    small["lh"] = (rr[:5000], tris[keep])
+    stc = _stc(small_template, {("lh", int(verts[0][3])): 1e-9})
+    with pytest.raises(ValueError, match="source space does not match"):
+        viz.plot_sources(stc, surfaces=small, surface="white",
+                         src=small_template.src)
+    with pytest.raises(ValueError, match="plot_volume_sources"):
+        viz.plot_sources(mne.VolSourceEstimate(np.ones((1, 1)), [np.array([0])],
+                                               0, 1))
+    with pytest.raises(ValueError, match="'views' parameter"):
+        viz.plot_sources(stc, surfaces=small_template, views=("sideways",))
+    with pytest.raises(ValueError, match="'surface' parameter"):
+        viz.plot_sources(stc, surfaces=small_template, surface="sphere")
+
+
+def test_plot_comparison_same_cameras(small_template, lateral_vertices):
+    v_src, v_other = lateral_vertices
+    truth = _stc(small_template, {("lh", v_src): 10e-9})
+    stcs = {
+        "full VAE": _stc(small_template, {("lh", v_src): 10e-9}),
+        "MxNE": _stc(small_template, {("lh", v_other): 4e-9}),
+        "gamma-MAP": _stc(small_template, {}),
+        "truth": truth,
+    }
+    plotter = viz.plot_comparison(stcs, surfaces=small_template, hemi="lh",
+                                  size=(800, 330))
+    try:
+        img = plotter.screenshot()
+        assert img.shape == (330, 800, 3)
+        info = plotter.vaesource
+        cams = [plotter.renderers[plotter.renderers.loc_to_index((p["row"], p["col"]))]
+                .camera for p in info.panels]
+        for cam in cams[1:]:
+            assert np.allclose(cam.position, cams[0].position)
+            assert cam.parallel_scale == pytest.approx(cams[0].parallel_scale)
+        # one colour scale for all methods
+        assert info.clim == pytest.approx((0.0, 10.0))
+        vae = [s for s in info.sources if info.panels[s["panel"]]["name"] == "full VAE"]
+        row, col = _pixel_of(plotter, vae[0])
+        assert _matches(img[row, col], vae[0]["color"])
+        # the same spot in the gamma-MAP column: a truth ring, no sphere
+        empty = [p for p in info.panels if p["name"] == "gamma-MAP"][0]
+        box = _panel_box(plotter, empty)
+        shift = box[1].start - _panel_box(plotter, info.panels[vae[0]["panel"]])[1].start
+        assert not _matches(img[row, col + shift], vae[0]["color"])
+        assert _green(img[box])[max(row - 25, 0): row + 25].any()
+        # truth is drawn as spheres in its own column, not as rings there
+        assert not [t for t in info.truth
+                    if info.panels[t["panel"]]["name"] == "truth"]
+    finally:
+        plotter.close()
+
+
+def test_plot_sources_freesurfer_subject(small_template, tmp_path):
+    import nibabel as nib
+
+    surf = tmp_path / "subj" / "surf"
+    surf.mkdir(parents=True)
+    for hemi in ("lh", "rh"):
+        rr, tris = small_template.surfaces["white"][hemi]
+        nib.freesurfer.write_geometry(str(surf / f"{hemi}.white"), 1e3 * rr, tris)
+        nib.freesurfer.write_morph_data(str(surf / f"{hemi}.curv"),
+                                        small_template.sulc[hemi].astype("f4"))
+    stc = _stc(small_template, {("rh", int(small_template.vertices[1][7])): 1e-8})
+    plotter = viz.plot_sources(stc, subject="subj", subjects_dir=tmp_path,
+                               surface="white", views=("dorsal",), size=(300, 330))
+    try:
+        info = plotter.vaesource
+        assert len(info.sources) == 1
+        # glyph sits outside the white surface, in metres
+        rr = small_template.surfaces["white"]["rh"][0]
+        assert np.linalg.norm(info.sources[0]["pos"] - rr[info.sources[0]["vertex"]]) \
+            == pytest.approx(0.5 * info.sources[0]["radius"], rel=1e-3)
+    finally:
+        plotter.close()
+    with pytest.raises(ValueError, match="not found"):
+        viz.plot_sources(stc, subject="subj", subjects_dir=tmp_path,
+                         surface="inflated")
+
+
+# ---------------------------------------------------------------- volume
+def test_plot_volume_sources(small_template):
+    src = mne.setup_volume_source_space(pos=20.0, sphere=small_template.sphere,
+                                        verbose=False)
+    vertno = src[0]["vertno"]
+    data = np.zeros((len(vertno), 2))
+    k = len(vertno) // 2
+    data[k, 1] = 15e-9
+    stc = mne.VolSourceEstimate(data, [vertno], 0.0, 0.01)
+    plotter = viz.plot_volume_sources(stc, src, template=small_template,
+                                      truth=[vertno[k]], size=(600, 300))
+    try:
+        img = plotter.screenshot()
+        assert img.shape == (300, 600, 3)
+        info = plotter.vaesource
+        assert [p["view"] for p in info.panels] == ["sagittal", "coronal", "axial"]
+        assert len(info.sources) == 3 and len(info.truth) == 3
+        for glyph in info.sources:
+            row, col = _pixel_of(plotter, glyph)
+            # seen through the glass: same hue, a little paler
+            h_pix, s_pix, _ = _hsv(img[row, col])
+            assert s_pix > 0.4 and min(h_pix, 1 - h_pix) < 0.06, img[row, col]
+        for ring in info.truth:
+            row, col = _pixel_of(plotter, ring)
+            assert _green(img[row - 20: row + 21, col - 20: col + 21]).sum() > 20
+        # positions: source-space (MRI) coordinates moved to head coordinates
+        trans = np.linalg.inv(small_template.trans["trans"])
+        expected = src[0]["rr"][vertno[k]] @ trans[:3, :3].T + trans[:3, 3]
+        assert np.allclose(info.sources[0]["pos"], expected)
+    finally:
+        plotter.close()
+    with pytest.raises(ValueError, match="does not match the source space"):
+        bad = mne.VolSourceEstimate(np.ones((1, 1)), [np.array([-5])], 0, 1)
+        viz.plot_volume_sources(bad, src, template=small_template)
+
+
+# ---------------------------------------------------------------- matplotlib
+def test_plot_time_courses(small_template, lateral_vertices):
+    v1, v2 = lateral_vertices
+    stc = _stc(small_template, {("lh", v1): 20e-9, ("lh", v2): -5e-9})
+    truth = _stc(small_template, {("lh", v1): 18e-9, ("rh", 3): 2e-9})
+    fig = viz.plot_time_courses(stc, truth=truth, n_max=1)
+    ax = fig.axes[0]
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"
+             and len(line.get_xdata()) == 5]
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"
+              and len(line.get_xdata()) == 5]
+    assert len(solid) == 1 and len(dashed) == 2  # strongest only, all truth
+    assert np.max(np.abs(solid[0].get_ydata())) == pytest.approx(20.0)
+    assert "nAm" in ax.get_ylabel()
+    assert any("1 strongest of 2" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+    fig = viz.plot_time_courses(_stc(small_template, {}))
+    assert any("no active source" in t.get_text() for t in fig.axes[0].texts)
+    plt.close(fig)
+
+
+def test_plot_convergence_from_solver():
+    from vaesource.solvers import full_vae
+
+    rng = np.random.default_rng(0)
+    G = rng.standard_normal((20, 40))
+    G /= np.linalg.norm(G, axis=0)
+    X = np.zeros((40, 10))
+    X[[2, 17]] = rng.standard_normal((2, 10))
+    result = full_vae(G @ X, G, gamma=1e-10)
+    fig = viz.plot_convergence(result)
+    ax_c, ax_w = fig.axes
+    assert ax_c.get_yscale() == "log" and ax_w.get_yscale() == "log"
+    assert len(ax_c.lines[0].get_xdata()) == len(result.cost)
+    assert len(ax_w.lines[0].get_xdata()) == result.active_set.size
+    plt.close(fig)
+    with pytest.raises(ValueError, match="SolverResult"):
+        viz.plot_convergence({"x": np.ones(3)})
+
+
+def test_plot_localization_errors(tmp_path):
+    rng = np.random.default_rng(1)
+    rows = [dict(method=m, snr=snr, n_sources=n, loc_error_mm=float(rng.gamma(2, 3)))
+            for m in ("full_vae", "group_lasso") for snr in (0, 10) for n in (1, 3)
+            for _ in range(8)]
+    rows.append(dict(method="full_vae", snr=0, n_sources=1, loc_error_mm=np.inf))
+    fig = viz.plot_localization_errors(rows, fname=tmp_path / "err.png")
+    assert (tmp_path / "err.png").is_file()
+    assert len(fig.axes) == 2
+    assert [a.get_title() for a in fig.axes] == ["1 source", "3 sources"]
+    # 2 methods x 2 SNRs boxes per panel
+    assert all(len([p for p in a.patches if p.get_alpha() == 0.55]) == 4
+               for a in fig.axes)
+    assert any("1 non-finite" in t.get_text() for t in fig.axes[0].texts)
+    with pytest.raises(ValueError, match="lacks"):
+        viz.plot_localization_errors([dict(method="a", snr=0)])
+
+
+def test_plot_success_curves_four_panels(tmp_path):
+    rs = np.arange(10, 100, 10)
+    rates = {s: {m: (rs, np.linspace(1, 0, rs.size), np.full(rs.size, 100))
+                 for m in ("full_vae", "diag_vae", "autoencoder", "group_lasso")}
+             for s in ("unit", "jeffreys", "meg", "noisy")}
+    fig = viz.plot_success_curves(rates, fname=tmp_path / "fig2.png")
+    assert len(fig.axes) == 4
+    assert all(len(a.lines) == 5 for a in fig.axes)  # 4 models + r = d line
+    img = plt.imread(tmp_path / "fig2.png")
+    assert img.shape[1] > 2 * img.shape[0]
