@@ -52,13 +52,11 @@ def plot_success_curves(rates, fname=None, *, n_sensors=100):
             ax.plot(rs, 100 * np.asarray(vals), ms=4, lw=1.6, **style)
         ax.axvline(n_sensors, color="0.6", lw=0.8, ls=":")
         ax.set_title(_TITLES.get(setting, setting), fontsize=10)
-        ax.set_xlabel("non-zero rows r")
+        n = min(int(np.min(c)) for (_, _, c) in rates[setting].values())
+        ax.set_xlabel(f"non-zero rows r  ({n} trials / point)")
         ax.set_ylim(-3, 103)
         ax.set_xlim(0, n_sensors + 3)
         ax.grid(alpha=0.3)
-        n = min(int(np.min(c)) for (_, _, c) in rates[setting].values())
-        ax.text(0.02, 0.03, f"{n} trials / point", transform=ax.transAxes,
-                fontsize=7, color="0.4")
     axes[0, 0].set_ylabel("success rate (%)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels),
