@@ -15,6 +15,17 @@ os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
 import mne  # noqa: E402
 
 from vaesource import viz  # noqa: E402
+from vaesource.viz._render import _rendering_available  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def rendering():
+    """Skip without off-screen OpenGL; fail instead if the CI requires it."""
+    ok, why = _rendering_available()
+    if not ok:
+        if os.environ.get("VAESOURCE_REQUIRE_RENDERING") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
 
 
 def _stc(template, rows):
@@ -25,7 +36,7 @@ def _stc(template, rows):
     return mne.SourceEstimate(data, verts, tmin=0.0, tstep=0.01, subject="fsaverage")
 
 
-def test_make_report(small_template, tmp_path):
+def test_make_report(rendering, small_template, tmp_path):
     from vaesource.solvers import full_vae
 
     truth = _stc(small_template, {10: 10e-9, 700: 5e-9})

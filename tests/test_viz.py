@@ -22,9 +22,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mne  # noqa: E402
 
 from vaesource import viz  # noqa: E402
+from vaesource.viz._render import _rendering_available  # noqa: E402
 from vaesource.viz.brain import _make_cortex  # noqa: E402
 
 SIZE = (660, 420)
+
+
+@pytest.fixture(scope="module")
+def rendering():
+    """Skip without off-screen OpenGL; fail instead if the CI requires it."""
+    ok, why = _rendering_available()
+    if not ok:
+        if os.environ.get("VAESOURCE_REQUIRE_RENDERING") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
 
 
 # ------------------------------------------------------------------ helpers
@@ -101,7 +112,7 @@ def lateral_vertices(small_template):
 
 
 # ---------------------------------------------------------------- cortex
-def test_plot_sources_source_and_truth_in_place(small_template, lateral_vertices,
+def test_plot_sources_source_and_truth_in_place(rendering, small_template, lateral_vertices,
                                                 tmp_path):
     v_src, v_truth = lateral_vertices
     stc = _stc(small_template, {("lh", v_src): 20e-9, ("rh", 100): 5e-9})
@@ -155,7 +166,7 @@ def test_plot_sources_source_and_truth_in_place(small_template, lateral_vertices
         plotter.close()
 
 
-def test_plot_sources_empty_estimate(small_template):
+def test_plot_sources_empty_estimate(rendering, small_template):
     stc = _stc(small_template, {})
     plotter = viz.plot_sources(stc, surfaces=small_template, hemi="lh",
                                views=("lateral",), size=(400, 330))
@@ -177,7 +188,7 @@ def test_plot_sources_empty_estimate(small_template):
         plotter.close()
 
 
-def test_plot_sources_vector_and_time(small_template, lateral_vertices):
+def test_plot_sources_vector_and_time(rendering, small_template, lateral_vertices):
     v_src, _ = lateral_vertices
     stc = _stc(small_template, {("lh", v_src): 3e-9}, vector=True)
     plotter = viz.plot_sources(stc, surfaces=small_template, views="lateral",
@@ -224,7 +235,7 @@ def test_plot_sources_rejects_mismatch(small_template):
         viz.plot_sources(stc, surfaces=small_template, surface="sphere")
 
 
-def test_plot_comparison_same_cameras(small_template, lateral_vertices):
+def test_plot_comparison_same_cameras(rendering, small_template, lateral_vertices):
     v_src, v_other = lateral_vertices
     truth = _stc(small_template, {("lh", v_src): 10e-9})
     stcs = {
@@ -262,7 +273,7 @@ def test_plot_comparison_same_cameras(small_template, lateral_vertices):
         plotter.close()
 
 
-def test_plot_sources_freesurfer_subject(small_template, tmp_path):
+def test_plot_sources_freesurfer_subject(rendering, small_template, tmp_path):
     import nibabel as nib
 
     surf = tmp_path / "subj" / "surf"
@@ -290,7 +301,7 @@ def test_plot_sources_freesurfer_subject(small_template, tmp_path):
 
 
 # ---------------------------------------------------------------- volume
-def test_plot_volume_sources(small_template):
+def test_plot_volume_sources(rendering, small_template):
     src = mne.setup_volume_source_space(pos=20.0, sphere=small_template.sphere,
                                         verbose=False)
     vertno = src[0]["vertno"]

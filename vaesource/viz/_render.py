@@ -9,7 +9,11 @@ front so VTK does not first try, and warn about, a missing X server.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +58,51 @@ class RenderInfo:
 
 def _headless() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+_PROBE = """
+import pyvista as pv
+pl = pv.Plotter(off_screen=True, window_size=(64, 64))
+pl.add_mesh(pv.Sphere(), color="red")
+img = pl.screenshot()
+pl.close()
+assert img.std() > 0, "blank image"
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _rendering_available() -> tuple[bool, str]:
+    """Whether VTK can render off screen here, probed in a child process.
+
+    A VTK without any usable OpenGL (no X, no EGL, no OSMesa) crashes the
+    process that tries, so the probe must not run in ours.
+
+    Returns
+    -------
+    ok : bool
+    message : str
+        Why not, with what to install (Debian/Ubuntu package names).
+    """
+    env = dict(os.environ)
+    if _headless():
+        env.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    try:
+        proc = subprocess.run([sys.executable, "-c", _PROBE], env=env,
+                              capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return False, "the off-screen rendering probe timed out"
+    if proc.returncode == 0:
+        return True, ""
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
+             for line in (proc.stderr or "").splitlines()]
+    last = next((line for line in reversed(lines) if line), "")
+    return False, (
+        f"VTK cannot render off screen (probe exit code {proc.returncode}; "
+        f"{last[-160:]}). "
+        "Install Mesa's EGL (Debian/Ubuntu: apt-get install libegl1 "
+        "libegl-mesa0 libgl1-mesa-dri) or OSMesa (libosmesa6), or run "
+        "under xvfb."
+    )
 
 
 def _new_plotter(shape, size, *, row_weights=None, col_weights=None, groups=None):
