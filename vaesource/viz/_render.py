@@ -226,6 +226,23 @@ def _add_rings(plotter, centers, normals, radius, color=TRUTH_COLOR):
     )
 
 
+def _nice_ticks(bar, clim):
+    """Round tick values (matplotlib's locator) instead of VTK's even split."""
+    from matplotlib.ticker import MaxNLocator
+    from vtkmodules.vtkCommonCore import vtkDoubleArray
+
+    vmin, vmax = (float(c) for c in clim)
+    ticks = MaxNLocator(nbins=5).tick_values(vmin, vmax)
+    tol = 1e-9 * (vmax - vmin)
+    ticks = [t for t in ticks if vmin - tol <= t <= vmax + tol]
+    labels = vtkDoubleArray()
+    for t in ticks:
+        labels.InsertNextValue(t)
+    bar.SetUseCustomLabels(True)
+    bar.SetCustomLabels(labels)
+    bar.SetLabelFormat("%g")
+
+
 def _fill_strip(plotter, *, actor, units, title, truth, note):
     """The bottom strip: colour bar (or a note), legend of the markers."""
     if actor is not None:
@@ -234,9 +251,9 @@ def _fill_strip(plotter, *, actor, units, title, truth, note):
             mapper=actor.mapper,
             vertical=False,
             position_x=0.06,
-            position_y=0.40,
+            position_y=0.12,
             width=0.42,
-            height=0.50,
+            height=0.80,
             n_labels=5,
             fmt="%.3g",
             color=_FONT_COLOR,
@@ -249,6 +266,8 @@ def _fill_strip(plotter, *, actor, units, title, truth, note):
         )
         # tick labels below the bar, title above: they never overlap
         bar.SetTextPositionToPrecedeScalarBar()
+        bar.SetBarRatio(0.3)
+        _nice_ticks(bar, actor.mapper.scalar_range)
     legend = []
     if actor is not None:
         legend.append("spheres: estimate\n(colour and size: amplitude)")

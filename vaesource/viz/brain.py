@@ -58,6 +58,8 @@ VIEWS = tuple(_SPLIT_VIEWS) + tuple(_WHOLE_VIEWS)
 _INFLATED_GAP = 0.06
 # glyph size relative to the largest extent of the rendered cortex
 _SPHERE_SIZE = 0.03
+# narrowest default image: room for the colour bar and the legend
+_MIN_WIDTH = 640
 
 
 @dataclass
@@ -122,8 +124,12 @@ def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
     """(surfaces {hemi: (rr, tris)}, curvature {hemi: array} | None)."""
     from ..datasets import Template
 
-    if surfaces is None and subject is not None and subject != "fsaverage5":
-        return _read_freesurfer(subject, subjects_dir, surface)
+    if surfaces is None and subject is not None:
+        has_dir = subjects_dir is not None or os.environ.get("SUBJECTS_DIR")
+        # fsaverage5 vertex numbers are fsaverage's first 10242: without a
+        # FreeSurfer installation both render on the template
+        if has_dir or subject not in ("fsaverage", "fsaverage5"):
+            return _read_freesurfer(subject, subjects_dir, surface)
     if surfaces is None:
         from ..datasets import template
 
@@ -340,6 +346,16 @@ def _check_views(views, hemi):
     return views
 
 
+def _aspect(cortex, view, hemis, title_px=18, row_px=270):
+    """Width / height of a panel that just holds its view, title included."""
+    points = np.concatenate([cortex.rr[h] for h in hemis])
+    direction, up = (np.asarray(v, float) for v in _camera_for(view, hemis))
+    right = np.cross(up, direction)
+    width, height = np.ptp(points @ right), np.ptp(points @ up)
+    height *= 1 + title_px / row_px
+    return float(np.clip(1.06 * width / height, 0.45, 1.8))
+
+
 class _Scene:
     """Draws cortex panels into a plotter, sharing meshes and colour scale."""
 
@@ -499,7 +515,10 @@ def plot_sources(
         ``[lh_vertices, rh_vertices]``.
     subject, subjects_dir : str | None, path-like | None
         Read ``{lh,rh}.<surface>`` and ``curv`` (or ``sulc``) of a FreeSurfer
-        subject with nibabel, when ``surfaces`` is None.
+        subject with nibabel, when ``surfaces`` is None
+        (``subjects_dir`` defaults to ``$SUBJECTS_DIR``). ``"fsaverage"``
+        without a subjects folder renders on the template (fsaverage5 vertex
+        numbers are fsaverage's first 10242).
     curvature : dict | None
         ``{hemi: array}``; positive values are shaded dark (sulci). Default:
         the template's sulcal depth or the subject's curvature.
@@ -543,7 +562,16 @@ def plot_sources(
     columns = []
     for view in views:
         columns.append([p for p in panels if p[0] == view])
-    size = _check_size(size, (330 * len(columns), 270 * n_rows + 90))
+    # column widths follow what they show: a lateral view is wide, a dorsal
+    # view of both hemispheres spanning both rows is tall
+    row_px = 270
+    widths = []
+    for col in columns:
+        span = n_rows if len(col) == 1 else 1
+        widths.append(max(_aspect(cortex, view, hemis) * span * row_px
+                          for view, hemis, _ in col))
+    widths = np.array(widths) * max(1.0, _MIN_WIDTH / sum(widths))
+    size = _check_size(size, (int(round(sum(widths))), row_px * n_rows + 90))
     strip = 90 / (size[1] - 90) * n_rows
     groups = [(n_rows, np.s_[:])]
     for j, col in enumerate(columns):
@@ -551,7 +579,8 @@ def plot_sources(
             groups.append((np.s_[:n_rows], j))
     plotter = _new_plotter(
         (n_rows + 1, len(columns)), size,
-        row_weights=[1] * n_rows + [strip], groups=groups,
+        row_weights=[1] * n_rows + [strip], col_weights=list(widths),
+        groups=groups,
     )
     scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
     active = actives["stc"]
