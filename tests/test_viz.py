@@ -404,3 +404,37 @@ def test_plot_success_curves_four_panels(tmp_path):
     assert all(len(a.lines) == 5 for a in fig.axes)  # 4 models + r = d line
     img = plt.imread(tmp_path / "fig2.png")
     assert img.shape[1] > 2 * img.shape[0]
+
+
+def test_plot_volume_sources_sample_subject(rendering, testing_data):
+    """Real head: the sample subject's inner skull and scalp (MRI frame)."""
+    import nibabel as nib
+
+    rr, tris = nib.freesurfer.read_geometry(str(testing_data / "inner_skull.surf"))
+    head = mne.read_bem_surfaces(testing_data / "sample-head.fif", verbose=False)[0]
+    # a grid in a sphere inside the inner skull (a grid bounded by the
+    # surface itself takes seconds to build)
+    center = (rr.max(axis=0) + rr.min(axis=0)) / 2e3
+    radius = 0.4 * np.ptp(rr, axis=0).min() / 1e3
+    src = mne.setup_volume_source_space(
+        None, pos=20.0, sphere=(*center, radius), verbose=False
+    )
+    vertno = src[0]["vertno"]
+    data = np.zeros((len(vertno), 2))
+    data[len(vertno) // 3, 1] = 25e-9
+    stc = mne.VolSourceEstimate(data, [vertno], 0.0, 0.01)
+    plotter = viz.plot_volume_sources(
+        stc, src, surface=[(rr / 1e3, tris), (head["rr"], head["tris"])],
+        trans="identity", views=("coronal", "axial"), size=(500, 300),
+    )
+    try:
+        img = plotter.screenshot()
+        for glyph in plotter.vaesource.sources:
+            assert np.allclose(glyph["pos"], src[0]["rr"][vertno[len(vertno) // 3]])
+            h, s, _ = _hsv(img[_pixel_of(plotter, glyph)])
+            assert s > 0.4 and min(h, 1 - h) < 0.06
+        # the glass head is drawn: a gray silhouette around the source
+        rows, cols = _panel_box(plotter, plotter.vaesource.panels[0])
+        assert (img[rows, cols].astype(int).sum(axis=-1) < 700).mean() > 0.05
+    finally:
+        plotter.close()
