@@ -56,6 +56,19 @@ class RenderInfo:
     units: str = ""
 
 
+def _verbose(func):
+    """Run ``func`` under the log level of its ``verbose`` argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from ..forward._utils import use_log_level
+
+        with use_log_level(kwargs.get("verbose")):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _headless() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 

@@ -37,6 +37,7 @@ from ._render import (
     _glyph_radii,
     _new_plotter,
     _units,
+    _verbose,
 )
 
 HEMIS = ("lh", "rh")
@@ -463,6 +464,7 @@ def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
     return cortex, actives, label, factor, clim, _SPHERE_SIZE * extent
 
 
+@_verbose
 def plot_sources(
     stc,
     *,
@@ -539,7 +541,7 @@ def plot_sources(
     fname : path-like | None
         Write a PNG screenshot there.
     verbose : bool | str | int | None
-        Log level (unused beyond logging).
+        Log level for this call.
 
     Returns
     -------
@@ -600,6 +602,7 @@ def plot_sources(
     return _finish(plotter, fname)
 
 
+@_verbose
 def plot_comparison(
     stcs: dict,
     *,

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ..utils import logger
+from ._render import _verbose
 
 
 def _add_render(report, plotter, tmp_dir, title, section, caption=None):
@@ -24,6 +25,7 @@ def _add_figure(report, fig, title, section, caption=None):
     plt.close(fig)
 
 
+@_verbose
 def make_report(
     fname,
     *,

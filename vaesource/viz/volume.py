@@ -29,6 +29,7 @@ from ._render import (
     _glyph_radii,
     _new_plotter,
     _units,
+    _verbose,
 )
 
 # camera direction (focal point -> camera) and view-up in head coordinates
@@ -115,6 +116,7 @@ def _resolve_glass(surface, template):
     return out
 
 
+@_verbose
 def plot_volume_sources(
     stc,
     src,
@@ -160,6 +162,8 @@ def plot_volume_sources(
         estimate or an array of source-space vertex numbers.
     opacity : float
         Opacity of the glass surface.
+    verbose : bool | str | int | None
+        Log level for this call.
 
     Returns
     -------
