@@ -371,6 +371,7 @@ class _Scene:
         self.r_max = r_max
         self.info = RenderInfo()
         self.actor = None
+        self._fits = {}
         self.meshes = {}
         for hemi in HEMIS:
             rr, tris = cortex.rr[hemi], cortex.tris[hemi]
@@ -430,12 +431,27 @@ class _Scene:
                     dict(panel=idx, hemi=hemi, vertex=int(v), pos=c, radius=ring_r,
                          color=TRUTH_COLOR)
                 )
-        points = np.concatenate([self.cortex.rr[h] for h in hemis])
+        # fit the camera to the cortex and to the glyphs sticking out of it
+        glyphs = [(g["pos"], g["radius"]) for g in self.info.sources + self.info.truth
+                  if g["panel"] == idx]
+        box = np.vstack([np.eye(3), -np.eye(3)])
+        points = np.concatenate([self.cortex.rr[h] for h in hemis]
+                                + [p + r * box for p, r in glyphs])
         direction, up = _camera_for(view, hemis)
-        _fit_camera(pl.renderer, direction, up, points,
-                    top_px=top_px)
+        _fit_camera(pl.renderer, direction, up, points, top_px=top_px)
+        self._fits[idx] = (pl.renderer, direction, up, points, top_px)
         if title:
             _add_title(pl, title, bottom=title_at_bottom)
+
+
+    def share_cameras(self, groups):
+        """One camera for each group of panels (fitted to all they show)."""
+        for group in groups:
+            points = np.concatenate([self._fits[i][3] for i in group])
+            top_px = max(self._fits[i][4] for i in group)
+            for i in group:
+                renderer, direction, up, _, _ = self._fits[i]
+                _fit_camera(renderer, direction, up, points, top_px=top_px)
 
 
 def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
@@ -666,11 +682,17 @@ def plot_comparison(
     no_truth = {h: np.array([], int) for h in HEMIS}
     panels = _panels_for(views, hemi)
     names = list(stcs)
-    size = _check_size(size, (300 * len(names), 240 * len(panels) + 90))
-    strip = 90 / (size[1] - 90) * len(panels)
+    # row heights follow each view's aspect (a dorsal view is tall); the
+    # first row also holds the method names
+    col_px = max(300, _MIN_WIDTH / len(names))
+    heights = [col_px / _aspect(cortex, view, hemis, title_px=28 if i == 0 else 0)
+               for i, (view, hemis, _) in enumerate(panels)]
+    size = _check_size(size, (int(round(col_px * len(names))),
+                              int(round(sum(heights))) + 90))
+    strip = 90 / (size[1] - 90) * sum(heights)
     plotter = _new_plotter(
         (len(panels) + 1, len(names)), size,
-        row_weights=[1] * len(panels) + [strip],
+        row_weights=list(heights) + [strip],
         groups=[(len(panels), np.s_[:])],
     )
     scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
@@ -682,6 +704,11 @@ def plot_comparison(
             scene.info.panels[-1]["name"] = name
             if i == 0:
                 _add_title(plotter, str(name), heading=True)
+    # same camera along each row, whatever each method found
+    scene.share_cameras(
+        [[k for k, p in enumerate(scene.info.panels) if p["row"] == i]
+         for i in range(len(panels))]
+    )
     plotter.subplot(len(panels), 0)
     empty = [n for n in names if not actives[n]]
     note = ("no active source: " + ", ".join(map(str, empty))) if empty else None
