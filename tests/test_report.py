@@ -52,17 +52,24 @@ def test_make_report(rendering, small_template, tmp_path):
             for e in rng.gamma(2, 3, size=5)]
     rs = np.array([10, 50, 90])
     rates = {"unit": {"full_vae": (rs, np.array([1.0, 0.9, 0.2]), np.full(3, 10))}}
+    vol_src = mne.setup_volume_source_space(pos=30.0, sphere=small_template.sphere,
+                                            verbose=False)
+    vol_data = np.zeros((vol_src[0]["nuse"], 2))
+    vol_data[5, 1] = 1e-8
+    vol_stc = mne.VolSourceEstimate(vol_data, [vol_src[0]["vertno"]], 0.0, 0.01)
     fname = tmp_path / "out" / "report.html"
     report = viz.make_report(
         fname, stcs=stcs, truth=truth, surfaces=small_template,
         views=("lateral",), results={"full_vae": result}, rates=rates,
         loc_rows=rows, title="test report",
+        volume=(vol_stc, vol_src, dict(template=small_template, size=(500, 260))),
     )
     assert isinstance(report, mne.Report)
     html = fname.read_text()
     assert "test report" in html
     titles = {"full VAE: cortex", "full VAE: time courses", "MxNE: cortex",
-              "comparison", "convergence", "recovery curves", "localization errors"}
+              "comparison", "convergence", "recovery curves", "localization errors",
+              "volume estimate"}
     for title in titles:
         assert title in html, title
     # one embedded PNG / image per figure
