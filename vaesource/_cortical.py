@@ -238,7 +238,7 @@ def cortical_evoked(
         stc = stc * scale
         evoked = simulate_evoked(
             fwd, stc, info, noise_cov, nave=nave, iir_filter=None,
-            random_state=int(rng.integers(2**31 - 1)), use_cps=True,
+            rng=np.random.default_rng(rng.integers(2**63 - 1)), use_cps=True,
             verbose=False,
         )
         idx = np.array([c[2] for c in order])
