@@ -358,3 +358,51 @@ def test_unknown_update_rule():
     M, G = np.ones((4, 3)), np.eye(4)
     with pytest.raises(ValueError, match="'update'.*'convex'.*got 'newton'"):
         full_vae(M, G, update="newton")
+
+
+# ---------------------------------------------- optimality / working set ---
+
+
+def _rho_inactive(M, G, res, n_orient=1):
+    """MacKay ratios of inactive locations, from a dense reference."""
+    n = M.shape[1]
+    Si = np.linalg.inv((G * res.weights) @ G.T + res.gamma * np.eye(G.shape[0]))
+    a2 = np.sum((G.T @ Si @ M) ** 2, axis=1).reshape(-1, n_orient).sum(1)
+    z = np.einsum("ij,ik,kj->j", G, Si, G).reshape(-1, n_orient).sum(1)
+    inactive = res.weights[::n_orient] == 0
+    return (a2 / n / z)[inactive]
+
+
+def test_location_missing_from_start_enters():
+    """w = 0 is a fixed point of the updates; the optimality check revives it."""
+    p = paper_problem("jeffreys", 30, seed=12)
+    w0 = np.full(200, 1e-2)
+    w0[p.support[:3]] = 0.0  # three true sources start (and would stay) out
+    res = full_vae(p.M, p.G, gamma=p.gamma, weights_init=w0)
+    assert res.converged and res.info["n_entered"] >= 3
+    assert p.success(res.X)
+    assert _is_monotone(res.cost, 1e-6)
+    assert np.all(_rho_inactive(p.M, p.G, res) < 1.0)
+
+
+def test_large_dictionary_working_set_matches_full_start():
+    """More than 2 n_sensors columns: start from a working set, same answer."""
+    rng = np.random.default_rng(13)
+    n_sensors, n_loc, n_times = 20, 60, 30
+    G = rng.standard_normal((n_sensors, 3 * n_loc))
+    X = np.zeros((3 * n_loc, n_times))
+    for loc in (4, 31, 50):
+        X[3 * loc : 3 * loc + 3] = rng.standard_normal((3, n_times))
+    M = G @ X + 0.05 * rng.standard_normal((n_sensors, n_times))
+    ws = full_vae(M, G, gamma=0.05**2, n_orient=3, tol=1e-10)
+    full = full_vae(M, G, gamma=0.05**2, n_orient=3, tol=1e-10,
+                    weights_init=np.ones(n_loc))
+    assert ws.converged and full.converged
+    top = np.sort(np.argsort(-ws.row_norms)[:3])
+    assert_allclose(top, [4, 31, 50])
+    assert_allclose(np.sort(np.argsort(-full.row_norms)[:3]), [4, 31, 50])
+    # same minimum up to the stopping tolerance
+    assert abs(ws.cost[-1] - full.cost[-1]) < 1e-6 * abs(full.cost[-1])
+    assert np.linalg.norm(ws.X - full.X) < 1e-2 * np.linalg.norm(full.X)
+    # no inactive location would lower the cost noticeably by entering
+    assert np.all(_rho_inactive(M, G, ws, 3) < 1.0 + 1e-2)

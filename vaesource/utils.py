@@ -124,9 +124,10 @@ _CONTROLLER = None
 def _blas_single_thread(enabled=True):
     """Context limiting BLAS to one thread (for small matrix products).
 
-    Multi-threaded OpenBLAS on 100 x 200 products is up to 50x slower than a
-    single thread on a 2-core machine, and the MM solvers do thousands of
-    them; parallelism belongs to the outer loop (joblib) instead.
+    The MM solvers run many small or medium factorisations (at most
+    n_sensors x n_sensors); multi-threaded OpenBLAS on those was measured up
+    to 50x slower than one thread on a 2-core machine, and far worse when
+    the cores are shared. Parallelism belongs to the outer loop (joblib).
     """
     global _CONTROLLER
     import contextlib

@@ -93,6 +93,11 @@ class _DenseFactor:
         """``Sigma^-1 G_A``, shape (n_sensors, n_active_cols)."""
         return _tri(self.L, self.B, trans=True)
 
+    def whiten(self, G_C):
+        """``(T, TQ)`` with ``T^T T = G_C^T Sigma^-1 G_C``, ``T^T TQ = G_C^T
+        Sigma^-1 Q`` (for columns outside the active set)."""
+        return _tri(self.L, G_C), self.C
+
 
 class _Basis:
     """Thin QR ``G_A = Q_A R`` of the active columns, reused while they stay.
@@ -109,7 +114,8 @@ class _Basis:
         d = np.abs(np.diag(self.R))
         self.ok = d.size == 0 or d.min() > 1e-10 * d.max()
         self.Y = self.Qa.T @ Q
-        self.resid2 = float(np.sum((Q - self.Qa @ self.Y) ** 2))
+        self.resQ = Q - self.Qa @ self.Y
+        self.resid2 = float(np.sum(self.resQ**2))
         self.n_sensors = G_A.shape[0]
 
 
@@ -152,6 +158,14 @@ class _ReducedFactor:
 
     def SinvG(self):
         return self.basis.Qa @ _tri(self.L, self.TR, trans=True)
+
+    def whiten(self, G_C):
+        b, g = self.basis, self.gamma
+        P = b.Qa.T @ G_C
+        # span part through S^-1, complement part through 1 / gamma
+        T = np.vstack([_tri(self.L, P), (G_C - b.Qa @ P) / np.sqrt(g)])
+        TQ = np.vstack([self.TY, b.resQ / np.sqrt(g)])
+        return T, TQ
 
 
 def _factor(G, cols, w_cols, gamma, Q, cache):
@@ -219,9 +233,25 @@ def _mm_solve(
         w[usable] = np.asarray(weights_init, float)[usable]
     if data_norm2 == 0.0:
         w[:] = 0.0
+    # Large dictionaries (full VAE): start from the locations best correlated
+    # with the data, at most 2 n_sensors columns; the optimality check below
+    # brings in any other location that would lower the cost.
+    n_start = max(1, 2 * n_sensors // n_orient)
+    kkt = kind == "logdet"
+    if kkt and weights_init is None and usable.sum() > n_start and data_norm2 > 0:
+        score = np.zeros(n_locations)
+        score[usable] = (
+            _group_sum(np.sum((G.T @ Q) ** 2, axis=1), n_orient)[usable]
+            / loc_norms2[usable]
+        )
+        keep = np.argsort(-score)[:n_start]
+        w0 = data_norm2 / (n_times * np.sum(loc_norms2[keep]))
+        w[:] = 0.0
+        w[keep] = w0
 
     # pruned locations keep w = 0 and drop out of every product below
     active = np.flatnonzero(w > 0)
+    n_added = 0
     cost = []
     cache = {}  # QR of the active columns, recomputed when they change
     converged = False
@@ -238,21 +268,45 @@ def _mm_solve(
         if snapshot is not None and new_cost > snapshot["cost"] + 1e-12 * abs(
             snapshot["cost"]
         ):
-            # The MacKay step raised the cost: replace it by the
-            # convex-bounding step from the same point, which cannot.
             n_rejected += 1
             w, active, gamma = snapshot["w"], snapshot["active"], snapshot["gamma"]
-            w_new, gamma = _step("convex", kind, snapshot, n_times, n_orient, gamma)
-            active = _apply(w, active, w_new, loc_norms2, prune_tol, gamma)
+            if "entry" in snapshot:
+                # Locations entering together interact: admit only the
+                # best one, at its exact optimum, which lowers the cost.
+                loc, w_loc = snapshot["entry"]
+                w[loc] = w_loc
+                active = np.union1d(active, [loc])
+            else:
+                # The MacKay step raised the cost: replace it by the
+                # convex-bounding step from the same point, which cannot.
+                w_new, gamma = _step(
+                    "convex", kind, snapshot, n_times, n_orient, gamma
+                )
+                active = _apply(w, active, w_new, loc_norms2, prune_tol, gamma)
             snapshot = None
             continue
+        snapshot = None
         cost.append(new_cost)
         n_iter = len(cost) - 1
         if n_iter >= 1:
             change = abs(cost[-2] - cost[-1])
             if change <= tol * max(abs(cost[-1]), np.finfo(float).tiny):
-                converged = True
-                break
+                entering = None
+                if kkt and n_iter < max_iter:
+                    entering = _enter(
+                        fac, G, w, active, usable, n_orient, n_times, tol,
+                        new_cost,
+                    )
+                if entering is None:
+                    converged = True
+                    break
+                locs, w_locs, best = entering
+                snapshot = dict(cost=new_cost, w=w.copy(), active=active.copy(),
+                                gamma=gamma, entry=best)
+                n_added += locs.size
+                w[locs] = w_locs
+                active = np.union1d(active, locs)
+                continue
         if n_iter == max_iter or active.size == 0:
             converged = active.size == 0
             break
@@ -313,6 +367,7 @@ def _mm_solve(
         n_iter=n_iter,
         converged=converged,
         n_rejected=n_rejected,
+        n_added=n_added,
     )
 
 
@@ -321,6 +376,72 @@ def _cols(active, n_orient):
     if n_orient == 1:
         return active
     return (active[:, None] * n_orient + np.arange(n_orient)).ravel()
+
+
+def _enter(fac, G, w, active, usable, n_orient, n_times, tol, cost):
+    """Locations to bring (back) in at a converged point, or None.
+
+    A location enters when its single-location gain, about ``n (rho - 1)^2
+    / 2``, exceeds the stopping tolerance ``tol |cost|``. Returns the
+    locations, their starting weights (the exact single-column optimum
+    ``(rho - 1) / z``) and the best one with its exact optimum.
+    """
+    inactive = np.flatnonzero(usable & (w == 0))
+    if inactive.size == 0:
+        return None
+    threshold = max(np.sqrt(2.0 * tol * abs(cost) / n_times), 1e-6)
+    locs, rho = _violations(fac, G, inactive, n_orient, n_times, threshold)
+    if locs.size == 0:
+        return None
+    locs, rho = locs[: max(10, active.size)], rho[: max(10, active.size)]
+    T, _ = fac.whiten(G[:, _cols(locs, n_orient)])
+    z = _group_sum(np.sum(T**2, axis=0), n_orient)
+    best = (locs[0], _best_entry_weight(fac, G[:, _cols(locs[:1], n_orient)], n_times))
+    logger.debug("%d locations enter (max rho %.3g)", locs.size, rho[0])
+    return locs, (rho - 1.0) / z, best
+
+
+def _violations(fac, G, cands, n_orient, n_times, threshold, chunk=4096):
+    """MacKay ratio ``rho_i`` of inactive locations; those above threshold.
+
+    At ``w_i = 0`` the derivative of cost (18) in ``w_i`` is
+    ``n tr(G_i^T S^-1 G_i) - ||G_i^T S^-1 Q||^2 = n z_i (1 - rho_i)``: a
+    location with ``rho_i > 1`` would lower the cost by entering.
+    """
+    rho = np.empty(cands.size)
+    for start in range(0, cands.size, chunk):
+        locs = cands[start : start + chunk]
+        T, TQ = fac.whiten(G[:, _cols(locs, n_orient)])
+        a2 = _group_sum(np.sum((T.T @ TQ) ** 2, axis=1), n_orient)
+        z = _group_sum(np.sum(T**2, axis=0), n_orient)
+        rho[start : start + chunk] = (a2 / n_times) / z
+    order = np.argsort(-rho)
+    order = order[rho[order] > 1.0 + threshold]
+    return cands[order], rho[order]
+
+
+def _best_entry_weight(fac, G_i, n_times):
+    """Exact minimiser over ``w >= 0`` of cost (18) when one location enters.
+
+    With ``Z = G_i^T S^-1 G_i = V diag(lam) V^T`` and ``B = V^T G_i^T S^-1
+    Q``, the cost changes by ``f(w) = -w sum_j ||B_j||^2 / (1 + w lam_j) + n
+    sum_j log(1 + w lam_j)``; ``f'(w) = 0`` is found by bisection.
+    """
+    T, TQ = fac.whiten(G_i)
+    lam, V = np.linalg.eigh(T.T @ T)
+    lam = np.maximum(lam, 0.0)
+    b2 = np.sum((V.T @ (T.T @ TQ)) ** 2, axis=1)
+
+    def grad(w):
+        return np.sum(-b2 / (1 + w * lam) ** 2 + n_times * lam / (1 + w * lam))
+
+    lo, hi = 0.0, 1.0 / max(lam.max(), np.finfo(float).tiny)
+    while grad(hi) < 0 and hi < 1e300:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(100):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if grad(mid) < 0 else (lo, mid)
+    return 0.5 * (lo + hi)
 
 
 def _step(update, kind, st, n_times, n_orient, gamma):

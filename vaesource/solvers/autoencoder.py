@@ -8,7 +8,7 @@ from ..utils import _blas_single_thread, _check_positive, logger, use_log_level
 from ._common import _expand, _reduce_data
 from ._mm import _mm_solve
 from ._result import SolverResult, VAEParameters
-from .vae import _check_common, _small
+from .vae import _check_common
 
 
 def autoencoder(
@@ -78,7 +78,7 @@ def autoencoder(
             eps = 1e-12 * max(float(np.sum(M**2)) / n_times, np.finfo(float).tiny)
         eps = _check_positive("eps", eps)
         logger.debug("autoencoder: eps=%.3g", eps)
-        with _blas_single_thread(_small(G)):
+        with _blas_single_thread():
             Q, _ = _reduce_data(M)
             out = _mm_solve(
                 M, G, Q, n_orient=n_orient, gamma=gamma, kind="log",

@@ -139,6 +139,21 @@ def full_vae(
     Only ``M M^T`` enters the cost, so the iterations run on a thin factor
     of ``M`` with one column per non-zero singular value (exact data
     reduction); the returned ``X`` uses the original ``M``.
+
+    Once at most ``n_sensors`` columns remain active, ``Sigma`` is handled
+    on their span (a QR factorisation of the active columns), which costs
+    O(n_active^3) per iteration and stays exact as ``gamma -> 0``.
+
+    ``w_i = 0`` is a fixed point of every update, so a pruned location could
+    never come back. When the cost has converged, the derivative of cost
+    (18) at ``w_i = 0`` is checked for every inactive location: a location
+    with ``||G_i^T Sigma^-1 M||_F^2 / n > tr(G_i^T Sigma^-1 G_i)`` (MacKay
+    ratio ``rho_i > 1``) whose gain on entering, about ``n (rho_i - 1)^2 /
+    2``, exceeds ``tol * |L|`` enters at its single-location optimum and the
+    iterations resume (``result.info["n_entered"]`` counts them). The same
+    check lets dictionaries with more than ``2 n_sensors`` columns start
+    from the ``2 n_sensors`` columns best correlated with the data (unless
+    ``weights_init`` is given).
     """
     with use_log_level(verbose):
         return _vae(
@@ -215,16 +230,11 @@ def _vae(
         raise ValueError(
             f"The 'learn_gamma' parameter must be a bool, got {learn_gamma!r}."
         )
-    with _blas_single_thread(_small(G)):
+    with _blas_single_thread():
         return _vae_impl(
             M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,
             prune_tol, weights_init, kind=kind, name=name,
         )
-
-
-def _small(G):
-    # BLAS threading costs more than it gains on small products
-    return G.shape[0] * G.shape[1] <= 4_000_000
 
 
 def _vae_impl(
@@ -262,5 +272,6 @@ def _vae_impl(
         n_iter=out["n_iter"], converged=out["converged"], gamma=out["gamma"],
         model=name, n_orient=n_orient, params=params,
         info={"update": update, "learn_gamma": learn_gamma,
-              "n_times_reduced": Q.shape[1], "n_rejected": out["n_rejected"]},
+              "n_times_reduced": Q.shape[1], "n_rejected": out["n_rejected"],
+              "n_entered": out["n_added"]},
     )
