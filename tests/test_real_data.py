@@ -1,0 +1,79 @@
+"""Localization of the real auditory and visual responses of MNE's sample data.
+
+A 7 mm volume grid inside the inner skull and a single-layer BEM forward of
+the 306 MEG channels (built once per session, about a minute). The left and
+right conditions of each modality are averaged (nave 9 and 12: the test
+file's averages hold only 3 to 6 trials each).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from vaesource.inverse import apply_vae_inverse
+from vaesource.metrics import stc_sources
+from vaesource.utils import ConvergenceWarning
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def real_problem(testing_data):
+    import mne
+
+    bem = mne.read_bem_solution(testing_data / "sample-1280-bem-sol.fif", verbose=False)
+    src = mne.setup_volume_source_space(None, pos=7.0, bem=bem, verbose=False)
+    evokeds = mne.read_evokeds(
+        testing_data / "test-ave.fif.gz", baseline=(None, 0), verbose=False
+    )
+    evokeds = [ev.pick("meg") for ev in evokeds]
+    fwd = mne.make_forward_solution(
+        evokeds[0].info, testing_data / "sample_audvis_trunc-trans.fif", src, bem,
+        meg=True, eeg=False, verbose=False,
+    )
+    cov = mne.read_cov(testing_data / "test-cov.fif", verbose=False)
+    aud = mne.combine_evoked(evokeds[:2], weights="nave")
+    vis = mne.combine_evoked(evokeds[2:], weights="nave")
+    return dict(fwd=fwd, cov=cov, auditory=aud, visual=vis)
+
+
+def _localize(problem, condition):
+    with warnings.catch_warnings():
+        # 500 iterations place the strong sources; full convergence takes
+        # thousands on this 306 x 12471 problem (benchmarks/bench_inverse.py)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        stc = apply_vae_inverse(
+            problem[condition], problem["fwd"], problem["cov"], tmin=0.05,
+            tmax=0.15, max_iter=500,
+        )
+    pos, amp = stc_sources(stc, problem["fwd"])
+    strong = amp >= 0.3 * amp.max()
+    return stc, 1e3 * pos[strong], amp[strong]
+
+
+def test_real_problem_size(real_problem):
+    fwd = real_problem["fwd"]
+    assert fwd["nchan"] == 306 and fwd["src"][0]["type"] == "vol"
+    assert 3500 < fwd["nsource"] < 5000  # 4157 at 7 mm in this inner skull
+
+
+def test_auditory_bilateral_temporal(real_problem):
+    import mne
+
+    stc, pos, amp = _localize(real_problem, "auditory")
+    assert isinstance(stc, mne.VolSourceEstimate)
+    assert stc.vae_result.n_orient == 3
+    # head frame: x to the right ear, y to the nasion. Auditory cortices lie
+    # about 45-65 mm from the midline, near y = 0
+    left = pos[(pos[:, 0] < -35) & (np.abs(pos[:, 1]) < 40)]
+    right = pos[(pos[:, 0] > 35) & (np.abs(pos[:, 1]) < 40)]
+    assert len(left) and len(right), pos
+
+
+def test_visual_posterior(real_problem):
+    stc, pos, amp = _localize(real_problem, "visual")
+    # the strongest source and the amplitude-weighted centre are posterior
+    assert pos[np.argmax(amp), 1] < -10, pos
+    assert np.average(pos[:, 1], weights=amp) < 0, pos
+    assert stc.vae_result.info["explained_variance"] > 0.2
