@@ -1,0 +1,155 @@
+"""apply_vae_inverse vs mne.inverse_sparse.gamma_map on a real volume problem.
+
+Problem: MNE's sample "Left Auditory" + "Right Auditory" average (test-ave,
+nave 9), 306 MEG channels, a 7 mm volume grid in the inner skull (4157
+locations, free orientation: 12471 columns), single-layer BEM forward,
+depth 0.8, window 0.05-0.15 s.
+
+Both minimise cost (18), ``tr[M M^T Sigma^-1] + n log|Sigma|`` with
+``Sigma = G diag(w) G^T + I`` (one weight per location), on the same arrays:
+gamma_map is given the ``nave``-scaled covariance with ``alpha=1``, so its
+whitened ``M`` and gain ``G`` are exactly ours (checked below). Costs are
+evaluated the same way for both, by :func:`vaesource.solvers.cost_full` on
+those arrays: for ours at the returned weights; for gamma_map at its final
+``Sigma``, captured from its last iteration (it rescales ``M`` by ``c =
+||M M^T||_F^(1/2)``, so ``Sigma = c^2 * CM``) -- gamma_map does not return
+its weights.
+
+Run::
+
+    python benchmarks/bench_inverse.py [--gamma-map-maxit N] [--out DIR]
+
+Prints times, iterations, costs and the time ratio; ``--gamma-map-maxit``
+caps gamma_map (its default is 10000 iterations at tol 1e-6 on the weights);
+when the cap is hit the ratio is a lower bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "mne-testing-data"
+
+
+def build_problem(data=DATA):
+    import mne
+
+    bem = mne.read_bem_solution(data / "sample-1280-bem-sol.fif", verbose=False)
+    src = mne.setup_volume_source_space(None, pos=7.0, bem=bem, verbose=False)
+    evokeds = [
+        ev.pick("meg") for ev in mne.read_evokeds(
+            data / "test-ave.fif.gz", baseline=(None, 0), verbose=False)
+    ]
+    fwd = mne.make_forward_solution(
+        evokeds[0].info, data / "sample_audvis_trunc-trans.fif", src, bem,
+        meg=True, eeg=False, verbose=False,
+    )
+    cov = mne.read_cov(data / "test-cov.fif", verbose=False)
+    evoked = mne.combine_evoked(evokeds[:2], weights="nave")
+    return evoked.crop(0.05, 0.15), fwd, cov
+
+
+def run_vae(evoked, fwd, cov, tol=1e-8, max_iter=100_000):
+    from vaesource.inverse import apply_vae_inverse
+
+    t0 = time.perf_counter()
+    stc = apply_vae_inverse(evoked, fwd, cov, tol=tol, max_iter=max_iter)
+    seconds = time.perf_counter() - t0
+    return stc, seconds
+
+
+def run_gamma_map(evoked, fwd, cov, maxit=10000):
+    """gamma_map on the nave-scaled covariance; returns (stc, s, Sigma, n_iter)."""
+    import mne
+    from mne.inverse_sparse import _gamma_map
+
+    from vaesource.inverse import scale_noise_cov
+
+    captured = {"n": 0}
+    real_svd = _gamma_map._safe_svd
+
+    def spy(A, *args, **kwargs):  # records the last Sigma it factorises
+        captured["CM"] = A.copy()
+        captured["n"] += 1
+        return real_svd(A, *args, **kwargs)
+
+    cov_avg = scale_noise_cov(cov, evoked.nave)
+    t0 = time.perf_counter()
+    with mock.patch.object(_gamma_map, "_safe_svd", spy):
+        stc = mne.inverse_sparse.gamma_map(
+            evoked, fwd, cov_avg, alpha=1.0, maxit=maxit, verbose=False
+        )
+    seconds = time.perf_counter() - t0
+    return stc, seconds, captured["CM"], captured["n"]
+
+
+def cost_from_sigma(M, Sigma):
+    """Cost (18) at a given Sigma."""
+    from scipy import linalg
+
+    c, low = linalg.cho_factor(Sigma, lower=True)
+    data = float(np.sum(M * linalg.cho_solve((c, low), M)))
+    return data + M.shape[1] * 2.0 * float(np.sum(np.log(np.diag(c))))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gamma-map-maxit", type=int, default=10000)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    from vaesource.solvers import cost_full
+
+    t0 = time.perf_counter()
+    evoked, fwd, cov = build_problem()
+    print(f"problem built in {time.perf_counter() - t0:.1f} s: "
+          f"{len(evoked.ch_names)} channels, {fwd['nsource']} locations, "
+          f"{3 * fwd['nsource']} columns, {len(evoked.times)} samples, "
+          f"nave {evoked.nave}")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc, t_vae = run_vae(evoked, fwd, cov)
+    res = stc.vae_result
+    M, G = res.info["M"], res.info["lead_field"].G
+    c_vae = cost_full(M, G, res.weights, res.gamma)
+    print(f"full VAE: {t_vae:.1f} s, {res.n_iter} iterations, converged "
+          f"{res.converged}, {res.active_set.size // 3} active, cost "
+          f"{c_vae:.6f} (solver's last {res.cost[-1]:.6f})")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc_gm, t_gm, CM, n_gm = run_gamma_map(
+            evoked, fwd, cov, maxit=args.gamma_map_maxit
+        )
+    c = np.linalg.norm(M @ M.T, ord="fro")
+    c_gm = cost_from_sigma(M, c * CM)
+    hit_cap = n_gm >= args.gamma_map_maxit
+    print(f"gamma_map: {t_gm:.1f} s, {n_gm} iterations"
+          f"{' (cap hit: not converged)' if hit_cap else ''}, "
+          f"{sum(len(v) for v in stc_gm.vertices)} active, cost {c_gm:.6f}")
+    ratio = t_gm / t_vae
+    print(f"time ratio gamma_map / VAE: {'>= ' if hit_cap else ''}{ratio:.1f}")
+    print(f"cost difference (gamma_map - VAE): {c_gm - c_vae:.6g} "
+          f"(relative {(c_gm - c_vae) / abs(c_vae):.3g})")
+    out = dict(
+        n_channels=len(evoked.ch_names), n_locations=int(fwd["nsource"]),
+        vae_seconds=t_vae, vae_iter=int(res.n_iter), vae_converged=bool(res.converged),
+        vae_cost=c_vae, gamma_map_seconds=t_gm, gamma_map_iter=int(n_gm),
+        gamma_map_cap_hit=bool(hit_cap), gamma_map_cost=c_gm, ratio=ratio,
+    )
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench_inverse.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+if __name__ == "__main__":
+    main()
