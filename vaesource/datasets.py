@@ -11,7 +11,6 @@ loads in well under a second afterwards.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 
 from .forward._utils import use_log_level
 from .forward.template import HEMIS, SPACINGS
-from .utils import _check_option, logger
+from .utils import _atomic_write, _check_option, logger
 
 # Bump when what is cached changes (geometry choices, file layout).
 _CACHE_VERSION = 1
@@ -316,25 +315,6 @@ def _assemble(spacing, sensors, info, fwd, geometry) -> Template:
         inner_skull=pair("inner_skull"),
         helmet=pair("helmet"),
     )
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temporary file, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # keep MNE's file-name conventions (-fwd.fif, -info.fif) on the temp file
-    suffix = "-" + path.name.rsplit("-", 1)[-1]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp makes owner-only files; cached data can be shared
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _save(tmpl: Template, geometry: dict, files: dict) -> None:

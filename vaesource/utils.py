@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -139,3 +142,29 @@ def _blas_single_thread(enabled=True):
 
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _atomic_write(path, write, suffix=None):
+    """Write a file through ``write(tmp_path)`` then rename it into place.
+
+    Readers never see a half-written file, and a failure leaves no file
+    behind. ``suffix`` (default: the part of the name after its last "-",
+    which keeps MNE's "-fwd.fif" style conventions) ends the temporary name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if suffix is None:
+        suffix = "-" + path.name.rsplit("-", 1)[-1]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        # mkstemp makes owner-only files; outputs and caches can be shared
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

@@ -9,16 +9,20 @@ scheduler for a cluster) spreads them out.
 from __future__ import annotations
 
 import csv
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ..simulation import SETTINGS, paper_problem
-from ..utils import ConvergenceWarning, _check_int, _check_option, logger
+from ..utils import (
+    ConvergenceWarning,
+    _atomic_write,
+    _check_int,
+    _check_option,
+    logger,
+)
 
 MODELS = ("full_vae", "diag_vae", "autoencoder", "group_lasso")
 MODEL_LABELS = {
@@ -121,15 +125,14 @@ class Fig2Result:
 
     def to_csv(self, fname):
         """Write the per-trial rows to a CSV file (written atomically)."""
-        fname = Path(fname)
-        tmp = fname.with_name(fname.name + ".tmp")
-        with open(tmp, "w", newline="") as fid:
-            writer = csv.DictWriter(fid, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow({k: row[k] for k in COLUMNS})
-        os.replace(tmp, fname)
-        return fname
+        def write(tmp):
+            with open(tmp, "w", newline="") as fid:
+                writer = csv.DictWriter(fid, fieldnames=COLUMNS)
+                writer.writeheader()
+                for row in self.rows:
+                    writer.writerow({k: row[k] for k in COLUMNS})
+
+        return _atomic_write(fname, write, suffix=".csv")
 
     @classmethod
     def from_csv(cls, fname):

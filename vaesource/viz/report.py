@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
-from ..utils import logger
+from ..utils import _atomic_write, logger
 from ._render import _verbose
 
 
@@ -137,15 +136,9 @@ def make_report(
 
 
 def _save_atomic(report, fname: Path) -> None:
-    fname.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=fname.parent, prefix=".tmp-", suffix=".html")
-    os.close(fd)
-    try:
-        report.save(tmp, overwrite=True, open_browser=False, verbose=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, fname)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    _atomic_write(
+        fname,
+        lambda tmp: report.save(tmp, overwrite=True, open_browser=False,
+                                verbose=False),
+        suffix=".html",
+    )
