@@ -26,7 +26,6 @@ from threadpoolctl import threadpool_limits
 
 from vaesource import solvers
 from vaesource.simulation import paper_problem
-from vaesource.solvers import cost_full
 from vaesource.utils import ConvergenceWarning
 
 MODELS = ("full_vae", "diag_vae", "autoencoder", "group_lasso")
