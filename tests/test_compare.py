@@ -93,3 +93,32 @@ def test_compare_bad_input(problem):
         compare(ev, fwd, sim.noise_cov, mxne_alpha=150)
     with pytest.raises(ValueError, match="no sample"):
         compare(ev, fwd, sim.noise_cov, tmin=5.0, tmax=6.0)
+
+
+def test_run_cortical_small(template_cache, tmp_path):
+    from vaesource.benchmark.cortical import (
+        COLUMNS,
+        CorticalResult,
+        CorticalSettings,
+        run_cortical,
+    )
+
+    settings = CorticalSettings(cache_dir=str(template_cache))
+    res = run_cortical(
+        n_sources=(2,), snrs=(10.0,), n_trials=1, methods=("full_vae", "mxne"),
+        settings=settings, progress=False,
+    )
+    assert [r["method"] for r in res.rows] == ["full_vae", "mxne"]
+    full = res.rows[0]
+    assert set(full) == set(COLUMNS)
+    # off-grid sources: the error is at least the distance to the grid
+    assert full["grid_error_mm"] > 0
+    assert full["loc_error_mm"] < 15 and full["recall"] == 1.0
+    assert full["seconds"] > 0 and full["n_active"] >= 2
+    back = CorticalResult.from_csv(res.to_csv(tmp_path / "c.csv"))
+    assert back.rows[0]["loc_error_mm"] == pytest.approx(full["loc_error_mm"])
+    res.plot(tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
+    assert "full_vae" in res.summary()
+    with pytest.raises(ValueError, match="'methods' parameter"):
+        run_cortical(methods=("champagne",), settings=settings)

@@ -1,5 +1,7 @@
 """Tests of vaesource.inverse.apply_vae_inverse on simulated cortical data."""
 
+import dataclasses
+
 import mne
 import numpy as np
 import pytest
@@ -188,3 +190,38 @@ def test_same_solution_as_gamma_map(sim):
         np.sort(amp_ref[amp_ref > 0.2 * amp_ref.max()]),
         rtol=0.01,
     )
+
+
+def test_cortical_simulation(heads, sim):
+    coarse, fine = heads
+    # sources are off the inversion grid, at fine-grid vertices, well apart
+    for hemi in (0, 1):
+        v = sim.stc.vertices[hemi]
+        assert np.all(np.isin(v, fine.vertices[hemi]))
+        assert not np.any(np.isin(v, coarse.vertices[hemi]))
+    assert np.linalg.norm(sim.positions[0] - sim.positions[1]) >= 0.03
+    assert sim.forward is coarse.fwd and sim.evoked.nave == 4
+    # achieved SNR: whitened signal power over noise power on the active
+    # samples, with the average's noise (cov / nave)
+    clean = mne.apply_forward(
+        mne.convert_forward_solution(fine.fwd, surf_ori=True, force_fixed=True,
+                                     verbose=False),
+        sim.stc, sim.evoked.info, verbose=False,
+    )
+    W, _, rank = mne.cov.compute_whitener(
+        scale_noise_cov(sim.noise_cov, 4), sim.evoked.info, return_rank=True,
+        verbose=False,
+    )
+    p = np.sum((W @ clean.data) ** 2, axis=0)
+    on = p >= 0.1 * p.max()
+    assert p[on].sum() / (rank * on.sum()) == pytest.approx(10.0, rel=1e-6)
+    # the noise has the covariance of the average: whitened variance ~ 1
+    noise = W @ (sim.evoked.data - clean.data)
+    assert np.mean(noise**2) * W.shape[0] / rank == pytest.approx(1.0, rel=0.1)
+    # reproducible
+    again = cortical_evoked(fine, 2, snr=10.0, seed=3, inverse_template=coarse,
+                            nave=4, sfreq=100.0)
+    np.testing.assert_array_equal(again.evoked.data, sim.evoked.data)
+    with pytest.raises(ValueError, match="same sensors"):
+        eeg = dataclasses.replace(coarse, info=mne.create_info(["EEG 001"], 100.0, "eeg"))
+        cortical_evoked(fine, 1, inverse_template=eeg)
