@@ -113,6 +113,16 @@ def test_free_orientation_vector_dipoles_residual(sim):
     assert d_mm < 12.0
 
 
+def test_empty_estimate(sim):
+    with pytest.warns(UserWarning, match="No active source"):
+        stc, residual = apply_vae_inverse(
+            sim.evoked, sim.forward, sim.noise_cov, gamma=1e8, loose=0.0,
+            return_residual=True,
+        )
+    assert stc.data.shape == (0, len(sim.evoked.times))
+    np.testing.assert_allclose(residual.data, sim.evoked.data)
+
+
 @pytest.mark.parametrize("model", ["diag", "ae"])
 def test_other_models(sim, model):
     stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.0,

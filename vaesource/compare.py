@@ -213,8 +213,6 @@ def compare(
         # one validation and crop for all methods; every method then sees the
         # same data, channels and nave-scaled covariance
         ev, cov = _check_inputs(evoked, forward, noise_cov, tmin, tmax)
-        ev = ev.copy()
-        nave = ev.nave
         lf = leadfield_from_forward(
             forward, ev, cov, loose=loose, depth=depth, rank=rank, verbose=False
         )
@@ -264,5 +262,4 @@ def compare(
                 method=method, estimate=stc, seconds=seconds,
                 explained_variance=ev_, n_active=n_active, params=params,
             ))
-        logger.debug("compare: nave = %g", nave)
     return out

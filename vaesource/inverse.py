@@ -24,6 +24,7 @@ from .utils import (
     _check_positive,
     logger,
     use_log_level,
+    warn,
 )
 
 MODELS = ("full", "diag", "ae")
@@ -120,7 +121,9 @@ def apply_vae_inverse(
         ``info`` dict also holds ``"explained_variance"`` (fraction of
         ``||M||_F^2`` explained), ``"seconds"`` (solver wall time),
         ``"lead_field"`` (the :class:`vaesource.forward.LeadField`) and
-        ``"M"`` (the whitened data).
+        ``"M"`` (the whitened data). An empty estimate (no active source)
+        is returned, with a warning, when the whole data is explained as
+        noise (then the dipole list is empty and carries no result).
     residual : mne.Evoked
         The residual, only if ``return_residual=True``.
 
@@ -144,8 +147,6 @@ def apply_vae_inverse(
     (single trials) and ignore ``nave``; ``gamma_map(..., alpha=1 / nave)``
     is therefore the same problem as ``apply_vae_inverse(..., gamma=1)``.
     """
-    import mne
-    from mne.minimum_norm.inverse import _check_reference
     from mne.inverse_sparse.mxne_inverse import (
         _check_ori,
         _compute_residual,
@@ -153,10 +154,13 @@ def apply_vae_inverse(
         _make_sparse_stc,
     )
 
+    from mne.minimum_norm.inverse import _check_reference
+
     from . import solvers
     from .forward import leadfield_from_forward
 
     _check_option("model", model, MODELS)
+    _check_option("pick_ori", pick_ori, (None, "vector"))
     gamma = _check_positive("gamma", gamma)
     tol = _check_positive("tol", tol, allow_zero=True)
     max_iter = _check_int("max_iter", max_iter, min_value=1)
@@ -213,6 +217,11 @@ def apply_vae_inverse(
             result.n_iter, "converged" if result.converged else "not converged",
             100 * ev, seconds,
         )
+        if active_set.size == 0:
+            warn(
+                f"No active source: gamma={result.gamma:.3g} explains the whole "
+                "data as noise; the estimate is empty.",
+            )
         X = lf.unweight(result.X)[active_set]
 
         residual = None
