@@ -84,7 +84,8 @@ def run_gamma_map(evoked, fwd, cov, maxit=10000):
     t0 = time.perf_counter()
     with mock.patch.object(_gamma_map, "_safe_svd", spy):
         stc = mne.inverse_sparse.gamma_map(
-            evoked, fwd, cov_avg, alpha=1.0, maxit=maxit, verbose=False
+            evoked, fwd, cov_avg, alpha=1.0, maxit=maxit, pick_ori="vector",
+            verbose=False,
         )
     seconds = time.perf_counter() - t0
     return stc, seconds, captured["CM"], captured["n"]
@@ -129,8 +130,34 @@ def main(argv=None):
         stc_gm, t_gm, CM, n_gm = run_gamma_map(
             evoked, fwd, cov, maxit=args.gamma_map_maxit
         )
-    c = np.linalg.norm(M @ M.T, ord="fro")
-    c_gm = cost_from_sigma(M, c * CM)
+    # gamma_map whitens onto the 303 non-zero noise components (pca=True),
+    # we keep 306 rows of which 3 are zero; with gamma = 1 the zero rows add
+    # nothing to cost (18), so both costs are evaluated on gamma_map's arrays
+    from vaesource.forward import leadfield_from_forward
+    from vaesource.inverse import scale_noise_cov
+
+    lf_pca = leadfield_from_forward(
+        fwd, evoked, scale_noise_cov(cov, evoked.nave), pca=True, verbose=False
+    )
+    M_p, G_p = lf_pca.whiten(evoked), lf_pca.G
+    c = np.linalg.norm(M_p @ M_p.T, ord="fro")
+    c_gm = cost_from_sigma(M_p, c * CM)
+    c_vae_p = cost_full(M_p, G_p, res.weights, res.gamma)
+    print(f"cost (18) on the rank-{M_p.shape[0]} arrays: VAE {c_vae_p:.6f} "
+          f"(306-row value {c_vae:.6f}), gamma_map {c_gm:.6f}")
+    c_vae = c_vae_p
+    # consistency of the captured Sigma with gamma_map's estimate: its fit is
+    # G X = G Gamma G^T Sigma^-1 M = M - Sigma^-1 M (noise variance 1)
+    sw = lf_pca.source_weighting
+    X_gm = np.zeros((G_p.shape[1], M_p.shape[1]))
+    verts = np.concatenate(stc_gm.vertices)
+    idx = np.searchsorted(lf_pca.vertices[0], verts)
+    for k, i in enumerate(idx):  # xyz components (volume grid: no surf_ori)
+        X_gm[3 * i : 3 * i + 3] = stc_gm.data[k] / sw[3 * i : 3 * i + 3, None]
+    fit = G_p @ X_gm
+    pred = M_p - np.linalg.solve(c * CM, M_p)
+    print(f"check of the captured Sigma: ||G X - (M - Sigma^-1 M)|| / ||G X|| = "
+          f"{np.linalg.norm(fit - pred) / np.linalg.norm(fit):.2e}")
     hit_cap = n_gm >= args.gamma_map_maxit
     print(f"gamma_map: {t_gm:.1f} s, {n_gm} iterations"
           f"{' (cap hit: not converged)' if hit_cap else ''}, "
