@@ -135,7 +135,10 @@ def report_real(methods=("full_vae", "diag_vae", "gamma_map", "mxne", "irmxne"))
                      for i in order]
             extra = ""
             if hasattr(row.estimate, "vae_result"):
-                extra = f", cost (18) {row.estimate.vae_result.cost[-1]:.2f}"
+                res = row.estimate.vae_result
+                eq = {"full_vae": "cost (18)", "diag_vae": "cost (50)"}.get(
+                    res.model, "AE cost")
+                extra = f", {eq} {res.cost[-1]:.2f}"
             print(f"{row.method:10s} {row.seconds:7.1f} s, {row.n_active:4d} active, "
                   f"EV {100 * row.explained_variance:5.1f} %{extra}, alpha "
                   f"{row.params.get('alpha', '-')}")
