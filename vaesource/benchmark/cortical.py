@@ -58,7 +58,12 @@ class CorticalSettings:
     sim_spacing, inv_spacing : str
         Template spacings for simulation and inversion.
     loose : float
-        Orientation prior of the inversion (0: fixed, normal to the cortex).
+        Orientation prior of the inversion. 0.2 is MNE's default for
+        surfaces; a fixed orientation (0) is mis-specified here, because
+        the normal of the nearest inversion vertex differs from the true
+        source's (measured, 6 trials per cell at SNR 10, 1-3 sources: full
+        VAE recall 0.89-1.0 with ``loose=0`` vs 0.92-1.0 with 0.2, precision
+        0.68 vs 0.95).
     depth : float
         Depth-weighting exponent.
     tol_mm : float
@@ -74,7 +79,7 @@ class CorticalSettings:
 
     sim_spacing: str = "ico4"
     inv_spacing: str = "ico3"
-    loose: float = 0.0
+    loose: float = 0.2
     depth: float = 0.8
     tol_mm: float = 15.0
     sfreq: float = 100.0
