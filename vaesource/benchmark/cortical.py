@@ -344,6 +344,15 @@ def run_cortical(
     Returns
     -------
     result : CorticalResult
+
+    Notes
+    -----
+    Measured with the defaults (6 trials per cell, 360 rows, 418 s on two
+    shared cores; ico4 simulation, ico3 inversion, median distance from a
+    true source to the inversion grid 4.9 mm): median localization error at
+    SNR 3 was 6.0 mm for the full VAE, 6.4 mm for gamma_map, 8.9 mm for
+    MxNE and 10.6 mm for irMxNE; at SNR 10 the full VAE's mean recall
+    (15 mm) was 1.0 / 0.92 / 1.0 for 1 / 2 / 3 sources.
     """
     from joblib import Parallel, delayed, parallel_config
     from tqdm.auto import tqdm
