@@ -22,7 +22,9 @@ Run::
 
 Prints times, iterations, costs and the time ratio; ``--gamma-map-maxit``
 caps gamma_map (its default is 10000 iterations at tol 1e-6 on the weights);
-when the cap is hit the ratio is a lower bound.
+when the cap is hit the ratio is a lower bound. ``--blas-threads 1`` runs
+both single-threaded (the VAE solvers always are): on two shared cores
+threaded BLAS made gamma_map several times slower.
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gamma-map-maxit", type=int, default=10000)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="BLAS threads for both solvers (default: as set)")
     parser.add_argument("--report", action="store_true",
                         help="localize auditory and visual with every method")
     args = parser.parse_args(argv)
@@ -163,6 +167,8 @@ def main(argv=None):
             (args.out / "real_report.json").write_text(json.dumps(out, indent=2))
         return out
 
+    from threadpoolctl import threadpool_limits
+
     from vaesource.solvers import cost_full
 
     t0 = time.perf_counter()
@@ -172,7 +178,7 @@ def main(argv=None):
           f"{3 * fwd['nsource']} columns, {len(evoked.times)} samples, "
           f"nave {evoked.nave}")
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(args.blas_threads, "blas"):
         warnings.simplefilter("ignore")
         stc, t_vae = run_vae(evoked, fwd, cov)
     res = stc.vae_result
@@ -182,7 +188,7 @@ def main(argv=None):
           f"{res.converged}, {res.active_set.size // 3} active, cost "
           f"{c_vae:.6f} (solver's last {res.cost[-1]:.6f})")
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(args.blas_threads, "blas"):
         warnings.simplefilter("ignore")
         stc_gm, t_gm, CM, n_gm = run_gamma_map(
             evoked, fwd, cov, maxit=args.gamma_map_maxit
