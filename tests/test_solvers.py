@@ -385,8 +385,8 @@ def test_location_missing_from_start_enters():
     assert np.all(_rho_inactive(p.M, p.G, res) < 1.0)
 
 
-def test_large_dictionary_working_set_matches_full_start():
-    """More than 2 n_sensors columns: start from a working set, same answer."""
+def test_free_orientation_optimality_at_return():
+    """No inactive location would lower cost (18) noticeably by entering."""
     rng = np.random.default_rng(13)
     n_sensors, n_loc, n_times = 20, 60, 30
     G = rng.standard_normal((n_sensors, 3 * n_loc))
@@ -394,15 +394,7 @@ def test_large_dictionary_working_set_matches_full_start():
     for loc in (4, 31, 50):
         X[3 * loc : 3 * loc + 3] = rng.standard_normal((3, n_times))
     M = G @ X + 0.05 * rng.standard_normal((n_sensors, n_times))
-    ws = full_vae(M, G, gamma=0.05**2, n_orient=3, tol=1e-10)
-    full = full_vae(M, G, gamma=0.05**2, n_orient=3, tol=1e-10,
-                    weights_init=np.ones(n_loc))
-    assert ws.converged and full.converged
-    top = np.sort(np.argsort(-ws.row_norms)[:3])
-    assert_allclose(top, [4, 31, 50])
-    assert_allclose(np.sort(np.argsort(-full.row_norms)[:3]), [4, 31, 50])
-    # same minimum up to the stopping tolerance
-    assert abs(ws.cost[-1] - full.cost[-1]) < 1e-6 * abs(full.cost[-1])
-    assert np.linalg.norm(ws.X - full.X) < 1e-2 * np.linalg.norm(full.X)
-    # no inactive location would lower the cost noticeably by entering
-    assert np.all(_rho_inactive(M, G, ws, 3) < 1.0 + 1e-2)
+    res = full_vae(M, G, gamma=0.05**2, n_orient=3, tol=1e-10)
+    assert res.converged
+    assert_allclose(np.sort(np.argsort(-res.row_norms)[:3]), [4, 31, 50])
+    assert np.all(_rho_inactive(M, G, res, 3) < 1.0 + 1e-3)

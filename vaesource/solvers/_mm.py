@@ -233,25 +233,17 @@ def _mm_solve(
         w[usable] = np.asarray(weights_init, float)[usable]
     if data_norm2 == 0.0:
         w[:] = 0.0
-    # Large dictionaries (full VAE): start from the locations best correlated
-    # with the data, at most 2 n_sensors columns; the optimality check below
-    # brings in any other location that would lower the cost.
-    n_start = max(1, 2 * n_sensors // n_orient)
     kkt = kind == "logdet"
-    if kkt and weights_init is None and usable.sum() > n_start and data_norm2 > 0:
-        score = np.zeros(n_locations)
-        score[usable] = (
-            _group_sum(np.sum((G.T @ Q) ** 2, axis=1), n_orient)[usable]
-            / loc_norms2[usable]
-        )
-        keep = np.argsort(-score)[:n_start]
-        w0 = data_norm2 / (n_times * np.sum(loc_norms2[keep]))
-        w[:] = 0.0
-        w[keep] = w0
 
     # pruned locations keep w = 0 and drop out of every product below
     active = np.flatnonzero(w > 0)
     n_added = 0
+    # On large dictionaries, while locations may still enter, the iterations
+    # only run to a loose tolerance (as working-set solvers such as celer
+    # do): converging to ``tol`` before each optimality check wastes
+    # iterations. On small ones the extra iteration costs more than it saves.
+    large = G.shape[1] > 4 * n_sensors
+    cur_tol = max(tol, _LOOSE_TOL) if kkt and large else tol
     cost = []
     cache = {}  # QR of the active columns, recomputed when they change
     converged = False
@@ -290,23 +282,26 @@ def _mm_solve(
         n_iter = len(cost) - 1
         if n_iter >= 1:
             change = abs(cost[-2] - cost[-1])
-            if change <= tol * max(abs(cost[-1]), np.finfo(float).tiny):
+            if change <= cur_tol * max(abs(cost[-1]), np.finfo(float).tiny):
                 entering = None
                 if kkt and n_iter < max_iter:
                     entering = _enter(
-                        fac, G, w, active, usable, n_orient, n_times, tol,
+                        fac, G, w, active, usable, n_orient, n_times, cur_tol,
                         new_cost,
                     )
-                if entering is None:
+                if entering is not None:
+                    locs, w_locs, best = entering
+                    snapshot = dict(cost=new_cost, w=w.copy(),
+                                    active=active.copy(), gamma=gamma, entry=best)
+                    n_added += locs.size
+                    w[locs] = w_locs
+                    active = np.union1d(active, locs)
+                    continue
+                if cur_tol <= tol:
                     converged = True
                     break
-                locs, w_locs, best = entering
-                snapshot = dict(cost=new_cost, w=w.copy(), active=active.copy(),
-                                gamma=gamma, entry=best)
-                n_added += locs.size
-                w[locs] = w_locs
-                active = np.union1d(active, locs)
-                continue
+                # the working set is complete: now converge to tol
+                cur_tol = tol
         if n_iter == max_iter or active.size == 0:
             converged = active.size == 0
             break
@@ -376,6 +371,9 @@ def _cols(active, n_orient):
     if n_orient == 1:
         return active
     return (active[:, None] * n_orient + np.arange(n_orient)).ravel()
+
+
+_LOOSE_TOL = 1e-5
 
 
 def _enter(fac, G, w, active, usable, n_orient, n_times, tol, cost):

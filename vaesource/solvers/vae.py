@@ -150,10 +150,9 @@ def full_vae(
     with ``||G_i^T Sigma^-1 M||_F^2 / n > tr(G_i^T Sigma^-1 G_i)`` (MacKay
     ratio ``rho_i > 1``) whose gain on entering, about ``n (rho_i - 1)^2 /
     2``, exceeds ``tol * |L|`` enters at its single-location optimum and the
-    iterations resume (``result.info["n_entered"]`` counts them). The same
-    check lets dictionaries with more than ``2 n_sensors`` columns start
-    from the ``2 n_sensors`` columns best correlated with the data (unless
-    ``weights_init`` is given).
+    iterations resume (``result.info["n_entered"]`` counts them). With more
+    than ``4 n_sensors`` columns, until no location enters, the iterations
+    stop at a looser relative change (1e-5 or ``tol``, whichever is larger).
     """
     with use_log_level(verbose):
         return _vae(
