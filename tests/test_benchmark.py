@@ -100,3 +100,19 @@ def test_cli_help_and_errors(capsys):
         main(["bench", "fig2", "--models", "lasso"])
     assert exc.value.code == 2
     assert "choose from" in capsys.readouterr().err
+
+
+def test_cli_cortical(tmp_path, capsys, monkeypatch, template_cache):
+    monkeypatch.setenv("VAESOURCE_CACHE_DIR", str(template_cache))
+    args = ["bench", "cortical", "--quick", "--methods", "full_vae,mxne",
+            "--n-jobs", "1", "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "full_vae" in out and "mxne" in out
+    csv = (tmp_path / "cortical.csv").read_text().splitlines()
+    assert len(csv) == 1 + 2 * 2 * 2 * 2  # header + trials x sources x SNRs x methods
+    assert (tmp_path / "cortical.png").stat().st_size > 10_000
+    assert main(args) == 2  # refuses to overwrite
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "cortical", "--snr", "-1"])
+    assert exc.value.code == 2

@@ -1,7 +1,18 @@
 """vaesource: sparse MEG/EEG source localization with full-covariance VAEs.
 
-The array-level solvers live in :mod:`vaesource.solvers`; simulated problems
-(including the paper's benchmark) in :mod:`vaesource.simulation`.
+- :func:`apply_vae_inverse`: the VAE inverse on MNE objects (like
+  ``mne.inverse_sparse.gamma_map``); :func:`compare` runs it next to MxNE,
+  irMxNE and gamma-MAP.
+- :mod:`vaesource.solvers`: array-level solvers on ``(M, G)``.
+- :mod:`vaesource.forward`, :mod:`vaesource.datasets`: lead fields, the
+  Sarvas sphere model and the offline template head.
+- :mod:`vaesource.simulation`, :mod:`vaesource.metrics`,
+  :mod:`vaesource.benchmark`, :mod:`vaesource.viz`.
 """
 
 __version__ = "0.1.0.dev0"
+
+from .compare import compare
+from .inverse import apply_vae_inverse
+
+__all__ = ["apply_vae_inverse", "compare", "__version__"]

@@ -89,41 +89,81 @@ def _build_parser():
                       help="comma-separated numbers of non-zero rows")
     fig2.add_argument("--trials", type=_positive_int, default=None,
                       help="trials per point (default 100, 5 with --quick)")
-    fig2.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    fig2.add_argument("--n-jobs", type=int, default=-1,
-                      help="parallel jobs, -1 for all cores (default)")
-    fig2.add_argument("--backend", default=None,
-                      help="joblib backend (default loky; 'dask' needs a "
-                      "running distributed scheduler, see --scheduler)")
-    fig2.add_argument("--scheduler", default=None,
-                      help="address of a Dask distributed scheduler to run on")
-    fig2.add_argument("--out", type=Path, default=Path("."),
-                      help="output folder (default: current folder)")
-    fig2.add_argument("--overwrite", action="store_true",
-                      help="replace existing fig2.csv / fig2.png")
-    fig2.add_argument("--no-progress", action="store_true",
-                      help="hide the progress bar")
+    _add_sweep_arguments(fig2, "fig2")
+
+    from .benchmark.cortical import METHODS, N_SOURCES, SNRS
+
+    cortical = bench_sub.add_parser(
+        "cortical",
+        help="localization on the template cortex: VAEs vs MNE's solvers",
+        description="Simulate sparse cortical sources (ico4 template, off "
+        "the ico3 inversion grid, MNE's simulation functions) at several "
+        "SNRs and localize them with the full and diagonal VAEs, gamma-MAP, "
+        "MxNE and irMxNE. Writes cortical.csv (localization error, EMD, "
+        "precision, recall, time per trial and method) and cortical.png. "
+        f"Default: sources {list(N_SOURCES)}, SNR {list(SNRS)}, 10 trials.",
+    )
+    cortical.add_argument("--quick", action="store_true",
+                          help="2 trials, sources {1, 3}, SNR {3, 10} (ignores "
+                          "--n-sources, --snr, --trials)")
+    cortical.add_argument("--n-sources", type=_int_list, default=None,
+                          help="comma-separated numbers of sources")
+    cortical.add_argument("--snr", type=_float_list, default=None,
+                          help="comma-separated SNRs")
+    cortical.add_argument("--methods", type=_str_list(METHODS), default=None,
+                          help=f"comma-separated among {', '.join(METHODS)}")
+    cortical.add_argument("--trials", type=_positive_int, default=None,
+                          help="trials per point (default 10)")
+    _add_sweep_arguments(cortical, "cortical")
     return parser
 
 
-def _bench_fig2(args):
-    from .benchmark.fig2 import MODELS, PAPER_R, QUICK_R, run_fig2
-    from .simulation import SETTINGS
+def _add_sweep_arguments(parser, name):
+    parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="parallel jobs, -1 for all cores (default)")
+    parser.add_argument("--backend", default=None,
+                        help="joblib backend (default loky; 'dask' needs a "
+                        "running distributed scheduler, see --scheduler)")
+    parser.add_argument("--scheduler", default=None,
+                        help="address of a Dask distributed scheduler to run on")
+    parser.add_argument("--out", type=Path, default=Path("."),
+                        help="output folder (default: current folder)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace existing {name}.csv / {name}.png")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="hide the progress bar")
 
-    settings = args.settings or list(SETTINGS)
-    r_values = args.r_values or (QUICK_R if args.quick else PAPER_R)
-    n_trials = args.trials or (5 if args.quick else 100)
-    out = args.out
-    csv_path, png_path = out / "fig2.csv", out / "fig2.png"
-    existing = [p for p in (csv_path, png_path) if p.exists()]
+
+def _float_list(text):
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers, got {text!r}"
+        ) from None
+    if not values or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
+    return values
+
+
+def _outputs(args, name):
+    """Output paths, or None (after a message) if they exist already."""
+    paths = args.out / f"{name}.csv", args.out / f"{name}.png"
+    existing = [p for p in paths if p.exists()]
     if existing and not args.overwrite:
         print(
             f"error: {', '.join(map(str, existing))} already exist; "
             "use --overwrite to replace",
             file=sys.stderr,
         )
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
+        return None
+    args.out.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _run_sweep(args, run):
+    """Run ``run(backend)`` on the requested joblib backend / Dask cluster."""
     client = None
     backend = args.backend
     if args.scheduler:
@@ -132,18 +172,53 @@ def _bench_fig2(args):
         client = Client(args.scheduler)
         backend = backend or "dask"
     try:
-        result = run_fig2(
-            settings, r_values, n_trials, args.models or MODELS, seed=args.seed,
-            n_jobs=args.n_jobs, backend=backend, progress=not args.no_progress,
-        )
+        return run(backend)
     finally:
         if client is not None:
             client.close()
-    result.to_csv(csv_path)
-    result.plot(png_path)
+
+
+def _bench_fig2(args):
+    from .benchmark.fig2 import MODELS, PAPER_R, QUICK_R, run_fig2
+    from .simulation import SETTINGS
+
+    paths = _outputs(args, "fig2")
+    if paths is None:
+        return 2
+    settings = args.settings or list(SETTINGS)
+    r_values = args.r_values or (QUICK_R if args.quick else PAPER_R)
+    n_trials = args.trials or (5 if args.quick else 100)
+    result = _run_sweep(args, lambda backend: run_fig2(
+        settings, r_values, n_trials, args.models or MODELS, seed=args.seed,
+        n_jobs=args.n_jobs, backend=backend, progress=not args.no_progress,
+    ))
+    result.to_csv(paths[0])
+    result.plot(paths[1])
     print(result.summary())
     n = len({(r["setting"], r["r"], r["trial"]) for r in result.rows})
-    print(f"{n} trials in {result.wall_time:.1f} s; wrote {csv_path} and {png_path}")
+    print(f"{n} trials in {result.wall_time:.1f} s; wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def _bench_cortical(args):
+    from .benchmark.cortical import METHODS, N_SOURCES, SNRS, run_cortical
+
+    paths = _outputs(args, "cortical")
+    if paths is None:
+        return 2
+    kw = {}
+    if not args.quick:  # --quick fixes its own small grid
+        kw = dict(n_sources=args.n_sources or N_SOURCES, snrs=args.snr or SNRS,
+                  n_trials=args.trials or 10)
+    result = _run_sweep(args, lambda backend: run_cortical(
+        methods=args.methods or METHODS, seed=args.seed, quick=args.quick,
+        n_jobs=args.n_jobs, backend=backend, progress=not args.no_progress,
+        **kw,
+    ))
+    result.to_csv(paths[0])
+    result.plot(paths[1])
+    print(result.summary())
+    print(f"wrote {paths[0]} and {paths[1]}")
     return 0
 
 
@@ -158,6 +233,8 @@ def main(argv=None):
     try:
         if args.command == "bench" and args.benchmark == "fig2":
             return _bench_fig2(args)
+        if args.command == "bench" and args.benchmark == "cortical":
+            return _bench_cortical(args)
     except (ValueError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

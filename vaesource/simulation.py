@@ -191,3 +191,8 @@ def paper_problem(
         M=M, G=G, X=X, support=support, noise_var=noise_var, setting=setting,
         seed=seed if isinstance(seed, (int, np.integer)) else None,
     )
+
+
+from ._cortical import CorticalSimulation, cortical_evoked  # noqa: E402
+
+__all__ = ["PaperProblem", "paper_problem", "CorticalSimulation", "cortical_evoked"]
