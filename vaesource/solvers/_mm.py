@@ -240,8 +240,9 @@ def _mm_solve(
     n_added = 0
     # On large dictionaries, while locations may still enter, the iterations
     # only run to a loose tolerance (as working-set solvers such as celer
-    # do): converging to ``tol`` before each optimality check wastes
-    # iterations. On small ones the extra iteration costs more than it saves.
+    # do with their subproblems): converging to ``tol`` before each
+    # optimality check wastes iterations. On small ones the extra iteration
+    # costs more than it saves.
     large = G.shape[1] > 4 * n_sensors
     cur_tol = max(tol, _LOOSE_TOL) if kkt and large else tol
     cost = []
@@ -300,7 +301,7 @@ def _mm_solve(
                 if cur_tol <= tol:
                     converged = True
                     break
-                # the working set is complete: now converge to tol
+                # no location enters any more: now converge to tol
                 cur_tol = tol
         if n_iter == max_iter or active.size == 0:
             converged = active.size == 0
