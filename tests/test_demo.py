@@ -1,0 +1,39 @@
+"""The offline demo: simulate on the template head, localize, report."""
+
+import pytest
+
+from vaesource.cli import main
+from vaesource.demo import run_demo
+
+
+def test_demo_finds_sources_and_writes_outputs(tmp_path, template_cache):
+    out = tmp_path / "demo"
+    res = run_demo(out, n_sources=2, snr=10.0, seed=1, cache_dir=template_cache)
+    assert set(res.found) == {"full_vae", "mxne"}
+    # two well-separated sources at SNR 10: the full VAE finds both, close by
+    assert res.found["full_vae"] == 2
+    assert res.loc_error_mm["full_vae"] < 15.0
+    for key in ("evoked", "full_vae", "mxne"):
+        assert res.files[key].is_file()
+    assert (out / "truth-lh.stc").is_file()
+    if res.rendered:
+        html = res.files["report"].read_text()
+        assert html.count("data:image/png") >= 3
+    assert "2 simulated sources" in res.summary()
+    # refuses to overwrite, before computing anything
+    with pytest.raises(FileExistsError, match="overwrite"):
+        run_demo(out, cache_dir=template_cache)
+
+
+def test_demo_cli(tmp_path, capsys, monkeypatch, template_cache):
+    monkeypatch.setenv("VAESOURCE_CACHE_DIR", str(template_cache))
+    args = ["demo", "--out", str(tmp_path), "--no-render", "--seed", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "full VAE" in out and "MxNE" in out and "wrote evoked" in out
+    assert not (tmp_path / "report.html").exists()
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["demo", "--help"])
+    assert exc.value.code == 0
