@@ -120,7 +120,6 @@ def meg_coils(
         Integration points, normals, weights and channel index.
     """
     import mne
-    from mne.forward._compute_forward import _concatenate_coils
     from mne.forward._make_forward import _prep_meg_channels
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
@@ -142,8 +141,16 @@ def meg_coils(
         head_frame=head_frame,
         verbose=False,
     )
+    return _coils_from_prep(sensors, "head" if head_frame else "meg")
+
+
+def _coils_from_prep(sensors, coord_frame):
+    """MEGCoils from the sensor dict of MNE's ``_prep_meg_channels``."""
+    from mne.forward._compute_forward import _concatenate_coils
+
     defs = sensors["defs"]
     rmags, cosmags, ws, bins = _concatenate_coils(defs)
+    picks = sensors["post_picks"]
     return MEGCoils(
         rr=np.asarray(rmags, float),
         nn=np.asarray(cosmags, float),
@@ -151,10 +158,8 @@ def meg_coils(
         index=np.asarray(bins, np.intp),
         ch_names=[d["chname"] for d in defs],
         compensator=sensors["compensator"],
-        picks=None
-        if sensors["post_picks"] is None
-        else np.asarray(sensors["post_picks"]),
-        coord_frame="head" if head_frame else "meg",
+        picks=None if picks is None else np.asarray(picks),
+        coord_frame=coord_frame,
     )
 
 
@@ -671,21 +676,8 @@ def coil_gain(
 
 def _coils_from_sensors(meg, accuracy, info, ignore_ref):
     """MEGCoils from the sensor dict of MNE's forward preparation."""
-    from mne.forward._compute_forward import _concatenate_coils
-
     if accuracy != "accurate":
         # MNE prepares "accurate" coils; other accuracies need a fresh set,
         # with the same channels and compensation.
         return meg_coils(info, accuracy=accuracy, ignore_ref=ignore_ref)
-    defs = meg["defs"]
-    rmags, cosmags, ws, bins = _concatenate_coils(defs)
-    picks = meg["post_picks"]
-    return MEGCoils(
-        rr=np.asarray(rmags, float),
-        nn=np.asarray(cosmags, float),
-        weights=np.asarray(ws, float),
-        index=np.asarray(bins, np.intp),
-        ch_names=[d["chname"] for d in defs],
-        compensator=meg["compensator"],
-        picks=None if picks is None else np.asarray(picks),
-    )
+    return _coils_from_prep(meg, "head")

@@ -389,34 +389,33 @@ def _enter(fac, G, w, active, usable, n_orient, n_times, tol, cost):
     if inactive.size == 0:
         return None
     threshold = max(np.sqrt(2.0 * tol * abs(cost) / n_times), 1e-6)
-    locs, rho = _violations(fac, G, inactive, n_orient, n_times, threshold)
+    locs, rho, z = _violations(fac, G, inactive, n_orient, n_times, threshold)
     if locs.size == 0:
         return None
-    locs, rho = locs[: max(10, active.size)], rho[: max(10, active.size)]
-    T, _ = fac.whiten(G[:, _cols(locs, n_orient)])
-    z = _group_sum(np.sum(T**2, axis=0), n_orient)
+    n_enter = max(10, active.size)
+    locs, rho, z = locs[:n_enter], rho[:n_enter], z[:n_enter]
     best = (locs[0], _best_entry_weight(fac, G[:, _cols(locs[:1], n_orient)], n_times))
     logger.debug("%d locations enter (max rho %.3g)", locs.size, rho[0])
     return locs, (rho - 1.0) / z, best
 
 
 def _violations(fac, G, cands, n_orient, n_times, threshold, chunk=4096):
-    """MacKay ratio ``rho_i`` of inactive locations; those above threshold.
+    """MacKay ratio ``rho_i`` (and ``z_i``) of inactive locations above threshold.
 
     At ``w_i = 0`` the derivative of cost (18) in ``w_i`` is
     ``n tr(G_i^T S^-1 G_i) - ||G_i^T S^-1 Q||^2 = n z_i (1 - rho_i)``: a
     location with ``rho_i > 1`` would lower the cost by entering.
     """
-    rho = np.empty(cands.size)
+    rho, z = np.empty(cands.size), np.empty(cands.size)
     for start in range(0, cands.size, chunk):
-        locs = cands[start : start + chunk]
-        T, TQ = fac.whiten(G[:, _cols(locs, n_orient)])
+        sl = slice(start, start + chunk)
+        T, TQ = fac.whiten(G[:, _cols(cands[sl], n_orient)])
         a2 = _group_sum(np.sum((T.T @ TQ) ** 2, axis=1), n_orient)
-        z = _group_sum(np.sum(T**2, axis=0), n_orient)
-        rho[start : start + chunk] = (a2 / n_times) / z
+        z[sl] = _group_sum(np.sum(T**2, axis=0), n_orient)
+        rho[sl] = (a2 / n_times) / z[sl]
     order = np.argsort(-rho)
     order = order[rho[order] > 1.0 + threshold]
-    return cands[order], rho[order]
+    return cands[order], rho[order], z[order]
 
 
 def _best_entry_weight(fac, G_i, n_times):
