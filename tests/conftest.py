@@ -63,3 +63,16 @@ def small_template(template_cache):
     from vaesource.datasets import template
 
     return template("ico3", sensors="meg+eeg", cache_dir=template_cache)
+
+
+@pytest.fixture(scope="session")
+def rendering():
+    """Off-screen OpenGL for the 3-D renders: skip the test without it, or
+    fail when ``VAESOURCE_REQUIRE_RENDERING=1`` (as in CI)."""
+    from vaesource.viz._render import _rendering_available
+
+    ok, why = _rendering_available()
+    if not ok:
+        if os.environ.get("VAESOURCE_REQUIRE_RENDERING") == "1":
+            pytest.fail(why)
+        pytest.skip(why)

@@ -15,17 +15,6 @@ os.environ.setdefault("PYVISTA_OFF_SCREEN", "true")
 import mne  # noqa: E402
 
 from vaesource import viz  # noqa: E402
-from vaesource.viz._render import _rendering_available  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def rendering():
-    """Skip without off-screen OpenGL; fail instead if the CI requires it."""
-    ok, why = _rendering_available()
-    if not ok:
-        if os.environ.get("VAESOURCE_REQUIRE_RENDERING") == "1":
-            pytest.fail(why)
-        pytest.skip(why)
 
 
 def _stc(template, rows):
