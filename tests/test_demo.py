@@ -23,6 +23,7 @@ def test_demo_finds_sources_and_writes_outputs(tmp_path, template_cache):
     if res.rendered:
         html = res.files["report"].read_text()
         assert html.count("data:image/png") >= 3
+        assert res.files["comparison"].stat().st_size > 20_000
     assert "2 simulated sources" in res.summary()
     # refuses to overwrite, before computing anything
     with pytest.raises(FileExistsError, match="overwrite"):

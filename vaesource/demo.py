@@ -68,7 +68,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     the same whitened data (:func:`vaesource.compare`). Writes the source
     estimates (MNE's ``.stc`` format, all active sources), the simulated
     evoked response, and an HTML report with 3-D renders of the estimates
-    against the truth (sources weaker than 10 % of the strongest are not
+    against the truth, also as comparison.png (sources weaker than 10 % of the strongest are not
     drawn: at a finite noise level the VAE keeps many tiny noise-fitting
     weights).
 
@@ -105,7 +105,8 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
     out = Path(out_dir)
-    targets = {"report": out / "report.html", "evoked": out / "simulated-ave.fif"}
+    targets = {"report": out / "report.html", "comparison": out / "comparison.png",
+               "evoked": out / "simulated-ave.fif"}
     for m in METHODS:
         targets[m] = out / f"{m}-lh.stc"
     existing = [str(p) for p in targets.values() if p.exists()]
@@ -153,7 +154,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
 
         ok, why = _rendering_available()
         if ok:
-            from .viz import make_report
+            from .viz import make_report, plot_comparison
 
             # at a finite noise level the VAE keeps many tiny noise-fitting
             # sources; drawing them would hide the ones that matter
@@ -166,6 +167,12 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
                 overwrite=True,
             )
             files["report"] = targets["report"]
+            plotter = plot_comparison(
+                {**shown, "truth": truth_stc}, views=("lateral", "medial"),
+                fname=targets["comparison"],
+            )
+            plotter.close()
+            files["comparison"] = targets["comparison"]
             rendered = True
         else:
             logger.warning("No 3-D renders: %s", why)
