@@ -162,9 +162,23 @@ def _from_sample(folder: Path) -> RealData:
                     subjects_dir=folder / "subjects", **files)
 
 
+def _mne_lookup_would_create_root(spec) -> bool:
+    """Whether asking MNE would create ``~/mne_data`` just to look in it."""
+    import mne
+
+    if mne.get_config(spec.config_key) or mne.get_config("MNE_DATA"):
+        return False
+    # MNE's default root (its tests redirect "~" with _MNE_FAKE_HOME_DIR)
+    home = Path(os.getenv("_MNE_FAKE_HOME_DIR", "~")).expanduser()
+    return not (home / "mne_data").is_dir()
+
+
 def _sample_on_disk(reasons: list) -> RealData | None:
     import mne
 
+    if _mne_lookup_would_create_root(SAMPLE):
+        reasons.append("MNE sample dataset: no MNE data folder")
+        return None
     try:
         # update_path=False: looking must not write MNE's config
         folder = mne.datasets.sample.data_path(download=False, update_path=False,
@@ -198,6 +212,9 @@ def _testing_on_disk(reasons: list) -> RealData | None:
         reasons.append(f"${TESTING_DATA_ENV}={env}: lacks {', '.join(missing)}")
     else:
         reasons.append(f"${TESTING_DATA_ENV}: not set")
+    if _mne_lookup_would_create_root(TESTING):
+        reasons.append("MNE testing dataset: no MNE data folder")
+        return None
     try:
         folder = mne.datasets.testing.data_path(download=False, update_path=False,
                                                 verbose=False)
