@@ -18,7 +18,7 @@ import pytest
 
 import data_fetch
 from data_fetch import _real
-from data_fetch._archive import SAMPLE, TESTING
+from data_fetch._archive import SAMPLE
 from data_fetch._cli import main
 
 import conftest
