@@ -40,10 +40,10 @@ print(f"{data.kind} data from the {data.source}: {data.path}")
 # Forward model, evoked response, noise covariance
 # ------------------------------------------------
 # With the sample dataset, its precomputed MEG forward on the cortical oct-6
-# source space (4098 locations per hemisphere) and the "Left Auditory"
-# average (about 55 trials). With the testing data, a real boundary-element
+# source space (about 7500 cortical locations) and the "Left Auditory"
+# average (several dozen trials). With the testing data, a real boundary-element
 # (BEM) forward of the 306 MEG channels on a 7 mm volume grid inside the
-# subject's single-layer inner-skull BEM (a few seconds to build), and the
+# subject's single-layer inner-skull BEM (about 15 s to build), and the
 # left- and right-ear auditory averages combined with ``weights="nave"``,
 # i.e. the average of all 9 trials: the tones of both ears activate both
 # auditory cortices, and more trials mean less noise.
@@ -118,9 +118,10 @@ for method in table.methods:
 # %%
 # Time courses
 # ------------
-# The estimated currents of the active locations (norm over the three
-# orientations), in the window that was localized: the auditory response
-# (the N100m) peaks near 100 ms after the tone.
+# The estimated currents of the strongest active locations (norm over the
+# three orientations), in the window that was localized. The auditory
+# response (the N100m) rises between 70 and 100 ms after the tone; with 9
+# trials the traces stay noisy.
 
 plot_time_courses(stc, n_max=6, title="Full-covariance VAE")
 plt.show()
@@ -132,8 +133,11 @@ plt.show()
 # cortex. With the testing data: a glass brain of the subject's inner skull
 # (from the BEM, moved to the head frame with the session's transform), with
 # each active location as a sphere whose size and colour grow with its
-# amplitude, seen from the side, the back and above. Both are rendered off
-# screen by pyvista and shown by sphinx-gallery.
+# amplitude, in sagittal, coronal and axial views. The strongest (red)
+# spheres lie on the left and right sides near the auditory cortices, with
+# one deep near the midline; the many weak (yellow) ones are spread by the
+# noise. Both renders are made off screen by pyvista and shown by
+# sphinx-gallery.
 
 if data.kind == "sample":
     plotter = plot_sources(stc, subject=data.subject,
