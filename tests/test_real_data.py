@@ -1,10 +1,5 @@
-"""Localization of the real auditory and visual responses of MNE's sample data.
-
-A 7 mm volume grid inside the inner skull and a single-layer BEM forward of
-the 306 MEG channels (built once per session, about a minute). The left and
-right conditions of each modality are averaged (nave 9 and 12: the test
-file's averages hold only 3 to 6 trials each).
-"""
+"""Localization of the real auditory and visual responses of MNE's sample data
+(the ``real_problem`` fixture of conftest.py)."""
 
 import warnings
 
@@ -16,26 +11,6 @@ from vaesource.metrics import stc_sources
 from vaesource.utils import ConvergenceWarning
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def real_problem(testing_data):
-    import mne
-
-    bem = mne.read_bem_solution(testing_data / "sample-1280-bem-sol.fif", verbose=False)
-    src = mne.setup_volume_source_space(None, pos=7.0, bem=bem, verbose=False)
-    evokeds = mne.read_evokeds(
-        testing_data / "test-ave.fif.gz", baseline=(None, 0), verbose=False
-    )
-    evokeds = [ev.pick("meg") for ev in evokeds]
-    fwd = mne.make_forward_solution(
-        evokeds[0].info, testing_data / "sample_audvis_trunc-trans.fif", src, bem,
-        meg=True, eeg=False, verbose=False,
-    )
-    cov = mne.read_cov(testing_data / "test-cov.fif", verbose=False)
-    aud = mne.combine_evoked(evokeds[:2], weights="nave")
-    vis = mne.combine_evoked(evokeds[2:], weights="nave")
-    return dict(fwd=fwd, cov=cov, auditory=aud, visual=vis)
 
 
 def _localize(problem, condition):

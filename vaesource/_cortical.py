@@ -241,6 +241,7 @@ def cortical_evoked(
             rng=np.random.default_rng(rng.integers(2**63 - 1)), use_cps=True,
             verbose=False,
         )
+        evoked.comment = f"simulated ({n_sources} source(s), SNR {snr:g})"
         idx = np.array([c[2] for c in order])
         positions = fwd["source_rr"][idx]
         orientations = fwd["source_nn"][idx]

@@ -79,6 +79,104 @@ def _build_parser():
     demo.add_argument("--overwrite", action="store_true",
                       help="replace the outputs of an earlier run")
 
+    localize = sub.add_parser(
+        "localize",
+        help="localize an evoked response from MNE files (VAE, optionally vs "
+        "MxNE and gamma-MAP)",
+        description="Localize an evoked response with the full-covariance VAE "
+        "(or the diagonal VAE / autoencoder) from MNE files, as "
+        "mne.inverse_sparse.gamma_map would from the same objects. Writes to "
+        "--out: the source estimates in MNE's .stc format (every active "
+        "source), the VAE's active locations as dipoles at their peaks "
+        "(<method>-dipoles.dip, for mne.read_dipole), summary.json, PNG "
+        "renders and report.html. With --compare, MNE's MxNE and gamma-MAP "
+        "run on the same whitened data. Renders leave out sources below 10 "
+        "% of the strongest; the .stc files keep them all.",
+        epilog="example (on the demo's outputs): vaesource localize --evoked "
+        "vaesource-demo/simulated-ave.fif --forward "
+        "vaesource-demo/template-fwd.fif --cov vaesource-demo/noise-cov.fif "
+        "--compare --out vaesource-localize",
+    )
+    localize.add_argument("--evoked", type=Path, required=True,
+                          help="evoked response file (-ave.fif)")
+    localize.add_argument("--condition", default=None,
+                          help="condition name or index, for files with several")
+    localize.add_argument("--forward", type=Path, required=True,
+                          help="forward solution (-fwd.fif), surface or volume")
+    localize.add_argument("--cov", type=Path, required=True,
+                          help="single-trial noise covariance (-cov.fif); "
+                          "divided by the evoked's nave")
+    localize.add_argument("--tmin", type=float, default=None,
+                          help="start of the time window (s; default: first sample)")
+    localize.add_argument("--tmax", type=float, default=None,
+                          help="end of the time window (s; default: last sample)")
+    localize.add_argument("--model", choices=("full", "diag", "ae"), default="full",
+                          help="full-covariance VAE (default), diagonal VAE or "
+                          "autoencoder")
+    localize.add_argument("--compare", action="store_true",
+                          help="also run MNE's MxNE and gamma-MAP")
+    localize.add_argument("--gamma", type=float, default=1.0,
+                          help="noise variance of the whitened data (default 1: "
+                          "the noise of this average; larger is sparser)")
+    localize.add_argument("--loose", default="auto",
+                          help="orientation prior in [0, 1] (0 fixed, 1 free) or "
+                          "'auto' (default: 0.2 surface, 1 volume)")
+    localize.add_argument("--depth", type=float, default=0.8,
+                          help="depth-weighting exponent (default 0.8)")
+    localize.add_argument("--subjects-dir", type=Path, default=None,
+                          help="FreeSurfer subjects folder for cortical renders "
+                          "(default $SUBJECTS_DIR; fsaverage renders on the "
+                          "built-in template without one)")
+    localize.add_argument("--out", type=Path, required=True, help="output folder")
+    localize.add_argument("--no-render", action="store_true",
+                          help="skip the renders and the report")
+    localize.add_argument("--overwrite", action="store_true",
+                          help="replace the outputs of an earlier run")
+
+    render = sub.add_parser(
+        "render",
+        help="render saved source estimates (.stc) on the cortex or in a glass brain",
+        description="Render one or more saved source estimates to a PNG: "
+        "several estimates are drawn side by side with the same cameras and "
+        "colour scale. Cortical estimates render on the subject's FreeSurfer "
+        "surfaces (--subject, --subjects-dir), or on the built-in template "
+        "for fsaverage; volume estimates need their source space (--forward "
+        "or --src) and render in a glass brain.",
+        epilog="example: vaesource render vaesource-demo/full_vae-lh.stc "
+        "vaesource-demo/mxne-lh.stc --truth vaesource-demo/truth-lh.stc "
+        "--out comparison.png",
+    )
+    render.add_argument("stc", type=Path, nargs="+",
+                        help="source estimate file(s) (-lh.stc, -rh.stc or -vl.stc)")
+    render.add_argument("--labels", default=None,
+                        help="comma-separated titles, one per estimate "
+                        "(default: file names)")
+    render.add_argument("--truth", type=Path, default=None,
+                        help="ground-truth estimate, drawn as rings (cortex)")
+    render.add_argument("--subject", default=None,
+                        help="FreeSurfer subject (default: the estimate's, "
+                        "else fsaverage)")
+    render.add_argument("--subjects-dir", type=Path, default=None,
+                        help="FreeSurfer subjects folder (default $SUBJECTS_DIR)")
+    render.add_argument("--forward", type=Path, default=None,
+                        help="forward solution whose source space the estimates "
+                        "use (checks the vertices; needed for volume estimates)")
+    render.add_argument("--surface", choices=("inflated", "white", "pial"),
+                        default="inflated", help="cortical surface (default inflated)")
+    render.add_argument("--views", default=None,
+                        help="comma-separated views (cortex: lateral, medial, "
+                        "dorsal, ventral, anterior, posterior; volume: sagittal, "
+                        "coronal, axial)")
+    render.add_argument("--time", type=float, default=None,
+                        help="time (s) to show; default: each source at its peak")
+    render.add_argument("--min-fraction", type=float, default=0.1,
+                        help="leave out sources below this fraction of the "
+                        "strongest (default 0.1; 0 draws all)")
+    render.add_argument("--title", default=None, help="figure title")
+    render.add_argument("--out", type=Path, required=True, help="output PNG file")
+    render.add_argument("--overwrite", action="store_true",
+                        help="replace an existing PNG")
+
     bench = sub.add_parser(
         "bench", help="run a benchmark", description="Run a benchmark."
     )
@@ -136,6 +234,19 @@ def _build_parser():
     cortical.add_argument("--trials", type=_positive_int, default=None,
                           help="trials per point (default 10)")
     _add_sweep_arguments(cortical, "cortical")
+
+    speed = bench_sub.add_parser(
+        "speed",
+        help="solver speed on the paper's problems; full VAE vs MNE's gamma-MAP",
+        description="Print the median solve time of each model at d=100, "
+        "kappa=200, n=50 for r in {30, 60, 90} (unit and noisy settings, one "
+        "BLAS thread), then the time of MNE's gamma-MAP kernel "
+        "(mne.inverse_sparse.gamma_map's array solver) over full_vae's on the "
+        "same arrays, each run to the same final cost (18). Prints only.",
+    )
+    speed.add_argument("--trials", type=_positive_int, default=20,
+                       help="problems per cell (default 20; at most 10 / 5 for "
+                       "the comparison with MNE)")
     return parser
 
 
@@ -262,6 +373,66 @@ def _demo(args):
     return 0
 
 
+def _localize(args):
+    from .localize import run_localize
+
+    loose = args.loose
+    if loose != "auto":
+        try:
+            loose = float(loose)
+        except ValueError:
+            raise ValueError(f"--loose must be a number in [0, 1] or 'auto', got "
+                             f"{loose!r}") from None
+    try:
+        result = run_localize(
+            args.evoked, args.forward, args.cov, args.out,
+            condition=args.condition, tmin=args.tmin, tmax=args.tmax,
+            model=args.model, compare=args.compare, gamma=args.gamma,
+            loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
+            render=not args.no_render, overwrite=args.overwrite,
+        )
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for name, path in result.files.items():
+        print(f"wrote {name}: {path}")
+    if not result.rendered and not args.no_render:
+        print("no renders (off-screen OpenGL unavailable; see the warning)")
+    print(result.summary())
+    print(f"total {result.wall_time:.1f} s")
+    return 0
+
+
+def _render(args):
+    from .render import render_files
+
+    if args.out.exists() and not args.overwrite:
+        print(f"error: {args.out} already exists; use --overwrite to replace",
+              file=sys.stderr)
+        return 2
+    labels = None
+    if args.labels is not None:
+        labels = [v.strip() for v in args.labels.split(",")]
+    views = None
+    if args.views is not None:
+        views = tuple(v.strip() for v in args.views.split(",") if v.strip())
+    render_files(
+        args.stc, args.out, labels=labels, truth=args.truth, subject=args.subject,
+        subjects_dir=args.subjects_dir, forward=args.forward,
+        surface=args.surface, views=views, time=args.time,
+        min_fraction=args.min_fraction, title=args.title,
+    )
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _bench_speed(args):
+    from .benchmark.speed import run_speed
+
+    run_speed(args.trials)
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``vaesource`` command."""
     parser = _build_parser()
@@ -273,11 +444,17 @@ def main(argv=None):
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "localize":
+            return _localize(args)
+        if args.command == "render":
+            return _render(args)
+        if args.command == "bench" and args.benchmark == "speed":
+            return _bench_speed(args)
         if args.command == "bench" and args.benchmark == "fig2":
             return _bench_fig2(args)
         if args.command == "bench" and args.benchmark == "cortical":
             return _bench_cortical(args)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._stc import keep_strong
 from .utils import ConvergenceWarning, _check_int, _check_positive, logger
 
 METHODS = ("full_vae", "mxne")
@@ -67,7 +68,8 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     grid (no inverse crime) with the full-covariance VAE and MNE's MxNE, on
     the same whitened data (:func:`vaesource.compare`). Writes the source
     estimates (MNE's ``.stc`` format, all active sources), the simulated
-    evoked response, and an HTML report with 3-D renders of the estimates
+    evoked response with its forward solution and noise covariance (the
+    inputs of ``vaesource localize``), and an HTML report with 3-D renders of the estimates
     against the truth, also as comparison.png (sources weaker than 10 % of the strongest are not
     drawn: at a finite noise level the VAE keeps many tiny noise-fitting
     weights).
@@ -96,6 +98,8 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     -------
     result : DemoResult
     """
+    import mne
+
     from ._cortical import cortical_evoked
     from .benchmark.cortical import CorticalSettings
     from .compare import compare
@@ -106,7 +110,8 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     snr = _check_positive("snr", snr)
     out = Path(out_dir)
     targets = {"report": out / "report.html", "comparison": out / "comparison.png",
-               "evoked": out / "simulated-ave.fif"}
+               "evoked": out / "simulated-ave.fif",
+               "forward": out / "template-fwd.fif", "noise_cov": out / "noise-cov.fif"}
     for m in METHODS:
         targets[m] = out / f"{m}-lh.stc"
     existing = [str(p) for p in targets.values() if p.exists()]
@@ -142,6 +147,12 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     files = {}
     sim.evoked.save(targets["evoked"], overwrite=True, verbose=False)
     files["evoked"] = targets["evoked"]
+    # the inputs of the inverse, so `vaesource localize` can be tried on them
+    mne.write_forward_solution(targets["forward"], sim.forward, overwrite=True,
+                               verbose=False)
+    files["forward"] = targets["forward"]
+    sim.noise_cov.save(targets["noise_cov"], overwrite=True, verbose=False)
+    files["noise_cov"] = targets["noise_cov"]
     for m, stc in stcs.items():
         stc.save(out / m, ftype="stc", overwrite=True, verbose=False)
         files[m] = targets[m]
@@ -158,7 +169,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
 
             # at a finite noise level the VAE keeps many tiny noise-fitting
             # sources; drawing them would hide the ones that matter
-            shown = {LABELS[m]: _strong(stcs[m], DISPLAY_FRACTION) for m in METHODS}
+            shown = {LABELS[m]: keep_strong(stcs[m], DISPLAY_FRACTION) for m in METHODS}
             make_report(
                 targets["report"],
                 stcs=shown, truth=truth_stc,
@@ -181,14 +192,3 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
         files=files, rendered=rendered, wall_time=time.perf_counter() - t0,
     )
 
-
-def _strong(stc, fraction):
-    """Copy of a surface estimate without sources below ``fraction`` x peak."""
-    import mne
-
-    amp = np.abs(stc.data).max(axis=1)
-    keep = amp >= fraction * amp.max() if amp.size and amp.max() > 0 else amp > 0
-    n_lh = len(stc.vertices[0])
-    vertices = [stc.vertices[0][keep[:n_lh]], stc.vertices[1][keep[n_lh:]]]
-    return mne.SourceEstimate(stc.data[keep], vertices, stc.tmin, stc.tstep,
-                              subject=stc.subject)

@@ -150,7 +150,6 @@ def apply_vae_inverse(
     from mne.inverse_sparse.mxne_inverse import (
         _check_ori,
         _compute_residual,
-        _make_dipoles_sparse,
         _make_sparse_stc,
     )
 
@@ -231,15 +230,7 @@ def apply_vae_inverse(
         tmin_ = evoked.times[0]
         tstep = 1.0 / evoked.info["sfreq"]
         if return_as_dipoles:
-            sw = lf.source_weighting[active_set].copy()
-            sw[sw == 0] = 1.0
-            gain_active = lf.G[:, active_set] / sw
-            out = _make_dipoles_sparse(
-                X, active_set, lf.forward, tmin_, tstep, M, gain_active,
-                active_is_idx=True,
-            )
-            for dip in out:
-                dip.vae_result = result
+            out = result_to_dipoles(result, tmin_, tstep)
         else:
             out = _make_sparse_stc(
                 X, active_set, lf.forward, tmin_, tstep, active_is_idx=True,
@@ -249,6 +240,45 @@ def apply_vae_inverse(
     if return_residual:
         return out, residual
     return out
+
+
+def result_to_dipoles(result, tmin, tstep):
+    """Dipoles (one per active location) of a solved whitened problem.
+
+    Parameters
+    ----------
+    result : SolverResult
+        The ``vae_result`` of an estimate of :func:`apply_vae_inverse`
+        (its ``info`` holds the lead field and the whitened data).
+    tmin : float
+        Time of the first sample (s).
+    tstep : float
+        Sampling interval (s).
+
+    Returns
+    -------
+    dipoles : list of mne.Dipole
+        One time-varying dipole per active location, as
+        ``apply_vae_inverse(..., return_as_dipoles=True)`` returns them
+        (positions in head coordinates, amplitudes in A·m, goodness of fit
+        split among the dipoles as MNE's sparse solvers do); each carries
+        ``result`` as ``vae_result``.
+    """
+    from mne.inverse_sparse.mxne_inverse import _make_dipoles_sparse
+
+    lf = result.info["lead_field"]
+    active_set = np.asarray(result.active_set, dtype=int)
+    X = lf.unweight(result.X)[active_set]
+    sw = lf.source_weighting[active_set].copy()
+    sw[sw == 0] = 1.0
+    gain_active = lf.G[:, active_set] / sw
+    dipoles = _make_dipoles_sparse(
+        X, active_set, lf.forward, tmin, tstep, result.info["M"], gain_active,
+        active_is_idx=True,
+    )
+    for dip in dipoles:
+        dip.vae_result = result
+    return dipoles
 
 
 def scale_noise_cov(noise_cov, nave):

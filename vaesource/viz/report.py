@@ -31,6 +31,9 @@ def make_report(
     stcs=None,
     truth=None,
     surfaces=None,
+    subject=None,
+    subjects_dir=None,
+    src=None,
     views=("lateral", "medial", "dorsal"),
     volume=None,
     results=None,
@@ -58,6 +61,9 @@ def make_report(
         Ground truth, drawn as rings and dashed time courses.
     surfaces : None | Template | dict
         Cortex to render on (see :func:`~vaesource.viz.plot_sources`).
+    subject, subjects_dir, src
+        FreeSurfer subject whose surfaces to render on, and the source
+        space of the estimates (see :func:`~vaesource.viz.plot_sources`).
     views : tuple of str
         Views of the single-estimate renders.
     volume : tuple | None
@@ -99,13 +105,15 @@ def make_report(
         raise FileExistsError(f"{fname} exists; pass overwrite=True to replace it.")
     if stcs is not None and not isinstance(stcs, dict):
         stcs = {"estimate": stcs}
+    where = dict(surfaces=surfaces, subject=subject, subjects_dir=subjects_dir,
+                 src=src)
     report = mne.Report(title=title, verbose=False)
     with tempfile.TemporaryDirectory() as tmp_dir:
         if stcs:
             for name, stc in stcs.items():
                 section = f"estimate: {name}"
-                plotter = plot_sources(stc, surfaces=surfaces, views=views,
-                                       truth=truth, title=str(name))
+                plotter = plot_sources(stc, views=views, truth=truth,
+                                       title=str(name), **where)
                 _add_render(report, plotter, tmp_dir, f"{name}: cortex", section,
                             caption="Active sources at their peak amplitude"
                             + ("; green rings: ground truth." if truth is not None
@@ -114,7 +122,7 @@ def make_report(
                                                       title=str(name)),
                             f"{name}: time courses", section)
             if len(stcs) > 1:
-                plotter = plot_comparison(stcs, surfaces=surfaces, truth=truth)
+                plotter = plot_comparison(stcs, truth=truth, **where)
                 _add_render(report, plotter, tmp_dir, "comparison", "comparison",
                             caption="Same cameras and colour scale for every method.")
         if volume is not None:

@@ -1,0 +1,238 @@
+"""``vaesource localize`` / ``vaesource render`` / ``run_localize``: files in,
+MNE-format estimates, dipoles, renders and a report out."""
+
+import json
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+from vaesource.cli import main
+from vaesource.utils import ConvergenceWarning
+
+TMIN, TMAX = 0.05, 0.15
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, template_cache):
+    """A simulated evoked response, its forward and noise covariance on disk
+    (ico3 template, MEG), plus a two-condition evoked file."""
+    import mne
+
+    from vaesource.datasets import template
+    from vaesource.simulation import cortical_evoked
+
+    tmpl = template("ico3", sensors="meg", cache_dir=template_cache)
+    sim = cortical_evoked(tmpl, 2, snr=5.0, seed=3)
+    d = tmp_path_factory.mktemp("localize-inputs")
+    out = dict(evoked=d / "sim-ave.fif", forward=d / "sim-fwd.fif",
+               cov=d / "sim-cov.fif", two=d / "two-ave.fif", sim=sim)
+    sim.evoked.save(out["evoked"], verbose=False)
+    mne.write_forward_solution(out["forward"], sim.forward, verbose=False)
+    sim.noise_cov.save(out["cov"], verbose=False)
+    other = sim.evoked.copy()
+    other.comment = "other"
+    mne.write_evokeds(out["two"], [sim.evoked, other], verbose=False)
+    return out
+
+
+def _args(files, out, *extra):
+    return ["localize", "--evoked", str(files["evoked"]), "--forward",
+            str(files["forward"]), "--cov", str(files["cov"]), "--tmin", str(TMIN),
+            "--tmax", str(TMAX), "--out", str(out), *extra]
+
+
+def _leftovers(parent):
+    return [p.name for p in parent.iterdir() if p.name.startswith(".vaesource")]
+
+
+def test_localize_cli_matches_apply_vae_inverse(files, tmp_path, capsys):
+    import mne
+
+    from vaesource import apply_vae_inverse
+    from vaesource.metrics import localization_error
+
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render")) == 0
+    printed = capsys.readouterr().out
+    assert "full VAE" in printed and "active location" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["full_vae-dipoles.dip", "full_vae-lh.stc", "full_vae-rh.stc",
+                     "summary.json"]
+    assert not _leftovers(tmp_path)
+    sim = files["sim"]
+    stc = mne.read_source_estimate(out / "full_vae-lh.stc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov,
+                                tmin=TMIN, tmax=TMAX)
+    assert [list(v) for v in stc.vertices] == [list(v) for v in ref.vertices]
+    # .stc stores float32
+    np.testing.assert_allclose(stc.data, ref.data, rtol=1e-5,
+                               atol=1e-6 * np.abs(ref.data).max())
+    assert stc.tmin == pytest.approx(ref.tmin, abs=1e-6)
+
+    # dipoles: MNE reads them back; the strong ones sit on the true sources
+    dip = mne.read_dipole(out / "full_vae-dipoles.dip", verbose=False)
+    assert 2 <= len(dip.times) < sum(len(v) for v in ref.vertices)
+    assert np.all((dip.times >= TMIN - 1e-3) & (dip.times <= TMAX + 1e-3))
+    err = localization_error(sim.positions, dip.pos, np.abs(dip.amplitude))
+    assert np.all(err < 15.0), err
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["condition"] == sim.evoked.comment
+    row = summary["methods"][0]
+    assert row["method"] == "full_vae" and row["converged"] is True
+    assert row["n_active"] == sum(len(v) for v in ref.vertices)
+    assert 0 < row["explained_variance"] < 1
+    assert len(summary["peak_dipoles_mm"]) == len(dip.times)
+
+
+def test_localize_refuses_to_overwrite(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render", "--model", "diag")) == 0
+    stc = out / "diag_vae-lh.stc"
+    before = stc.stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(_args(files, out, "--no-render", "--model", "diag")) == 2
+    err = capsys.readouterr().err
+    assert "already exist" in err and "--overwrite" in err
+    assert stc.stat().st_mtime_ns == before
+    assert main(_args(files, out, "--no-render", "--model", "diag",
+                      "--overwrite")) == 0
+    assert stc.stat().st_mtime_ns > before
+    assert not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"--evoked": "missing-ave.fif"}, "does not exist"),
+    ({"--tmin": "5.0", "--tmax": "6.0"}, "contains no sample"),
+    ({"--evoked": "two"}, "holds 2 conditions"),
+    ({"--evoked": "two", "--condition": "nope"}, "No condition 'nope'"),
+    ({"--evoked": "two", "--condition": "7"}, "out of range"),
+    ({"--forward": "cov"}, "Could not read a forward"),
+    ({"--model": "lasso"}, None),
+])
+def test_localize_bad_input(files, tmp_path, capsys, change, message):
+    args = _args(files, tmp_path / "out", "--no-render")
+    for key, val in change.items():
+        if val in files:
+            val = str(files[val])
+        elif key in ("--evoked", "--forward"):
+            val = str(tmp_path / val)
+        if key in args:
+            args[args.index(key) + 1] = val
+        else:
+            args += [key, val]
+    if message is None:  # rejected by argparse
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        assert exc.value.code == 2
+        assert "invalid choice" in capsys.readouterr().err
+    else:
+        assert main(args) == 2
+        assert message in capsys.readouterr().err
+    # nothing written, not even the output folder
+    assert not (tmp_path / "out").exists()
+    assert not _leftovers(tmp_path)
+
+
+def test_localize_condition_and_channel_mismatch(files, tmp_path, capsys):
+    import mne
+
+    out = tmp_path / "out"
+    args = _args(files, out, "--no-render")
+    args[args.index("--evoked") + 1] = str(files["two"])
+    assert main(args + ["--condition", "other"]) == 0
+    assert json.loads((out / "summary.json").read_text())["condition"] == "other"
+
+    # an evoked response whose channels the forward does not have
+    ev = files["sim"].evoked.copy()
+    ev.rename_channels({c: f"X{i:03d}" for i, c in enumerate(ev.ch_names)})
+    fname = tmp_path / "renamed-ave.fif"
+    ev.save(fname, verbose=False)
+    args = _args(files, tmp_path / "out2", "--no-render")
+    args[args.index("--evoked") + 1] = str(fname)
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "no channel in common" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()
+    with pytest.raises(ValueError, match="no channel in common"):
+        from vaesource.localize import run_localize
+
+        run_localize(ev, mne.read_forward_solution(files["forward"], verbose=False),
+                     files["cov"], tmp_path / "out3", render=False)
+
+
+def test_localize_compare_renders_and_report(files, tmp_path, rendering, capsys):
+    from PIL import Image
+
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--compare")) == 0
+    names = {p.name for p in out.iterdir()}
+    for m in ("full_vae", "mxne", "gamma_map"):
+        assert {f"{m}-lh.stc", f"{m}-rh.stc", f"{m}.png"} <= names
+    assert {"comparison.png", "report.html", "full_vae-dipoles.dip"} <= names
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["method"] for r in summary["methods"]] == ["full_vae", "mxne",
+                                                          "gamma_map"]
+    for name in ("full_vae.png", "comparison.png"):
+        img = np.asarray(Image.open(out / name).convert("RGB"), float)
+        # not blank: coloured (red / yellow) source glyphs on the gray cortex
+        hue = (img[..., 0] - img[..., 2] > 80) & (img[..., 0] > 150)
+        assert hue.sum() > 50, name
+    html = (out / "report.html").read_text()
+    assert "full VAE" in html and "MxNE" in html and "gamma-MAP" in html
+
+    # render the saved estimates side by side, with the truth
+    truth = tmp_path / "truth"
+    files["sim"].stc.save(truth, ftype="stc", verbose=False)
+    png = tmp_path / "render.png"
+    argv = ["render", str(out / "full_vae-lh.stc"), str(out / "mxne-lh.stc"),
+            "--labels", "VAE,MxNE", "--truth", str(truth) + "-lh.stc",
+            "--forward", str(files["forward"]), "--out", str(png)]
+    assert main(argv) == 0
+    width, height = Image.open(png).size
+    assert width > height > 200
+    assert main(argv) == 2  # exists
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite"]) == 0
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".render")]
+
+
+def test_render_bad_input(files, tmp_path, capsys):
+    assert main(["render", str(tmp_path / "none-lh.stc"),
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    stc = tmp_path / "est"
+    files["sim"].stc.save(stc, ftype="stc", verbose=False)
+    assert main(["render", str(stc) + "-lh.stc", "--out",
+                 str(tmp_path / "x.jpg")]) == 2
+    assert ".png" in capsys.readouterr().err
+    assert main(["render", str(stc) + "-lh.stc", str(stc) + "-rh.stc",
+                 "--labels", "one", "--out", str(tmp_path / "x.png")]) == 2
+    assert "label" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_localize_volume_real_data(real_problem, tmp_path, rendering):
+    """The auditory response of the sample subject on a volume grid: a -vl.stc,
+    dipoles in both hemispheres, a glass-brain render and a report."""
+    import mne
+
+    from vaesource.localize import run_localize
+
+    result = run_localize(
+        real_problem["auditory"], real_problem["fwd"], real_problem["cov"],
+        tmp_path / "out", tmin=0.05, tmax=0.15,
+    )
+    assert set(result.files) == {"full_vae-vl.stc", "dipoles", "summary",
+                                 "full_vae.png", "report"}
+    stc = mne.read_source_estimate(result.files["full_vae-vl.stc"])
+    assert isinstance(stc, mne.VolSourceEstimate)
+    dip = mne.read_dipole(result.files["dipoles"], verbose=False)
+    x = 1e3 * dip.pos[:, 0]
+    assert (x < -35).any() and (x > 35).any(), dip.pos
+    assert os.path.getsize(result.files["full_vae.png"]) > 10_000

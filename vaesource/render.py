@@ -1,0 +1,142 @@
+"""Render saved source estimates: what ``vaesource render`` runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ._stc import keep_strong
+
+
+def _read_stc(fname, subject):
+    import mne
+
+    path = Path(fname).expanduser()
+    candidates = [path] + [path.with_name(path.name + suf)
+                           for suf in ("-lh.stc", "-vl.stc")]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise ValueError(f"The source estimate file {str(path)!r} does not exist.")
+    try:
+        return mne.read_source_estimate(found, subject=subject)
+    except Exception as err:  # MNE raises several types on a non-stc file
+        raise ValueError(f"Could not read a source estimate from {found}: "
+                         f"{err}") from None
+
+
+def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
+                 subjects_dir=None, forward=None, surface="inflated", views=None,
+                 time=None, min_fraction=0.1, title=None):
+    """Render saved source estimates to a PNG.
+
+    Parameters
+    ----------
+    stc_fnames : list of path-like
+        Source estimate files (``-lh.stc``, ``-rh.stc``, ``-vl.stc``, or the
+        stem without the suffix). Several cortical estimates are drawn side
+        by side (:func:`vaesource.viz.plot_comparison`).
+    out : path-like
+        PNG file to write (written to a temporary name, then renamed).
+    labels : list of str | None
+        Titles, one per estimate (default: the file stems).
+    truth : path-like | None
+        Ground-truth estimate, drawn as rings / markers.
+    subject, subjects_dir : str | None, path-like | None
+        FreeSurfer subject for cortical renders (default: the estimate's
+        subject, else fsaverage, which renders on the built-in template
+        without a subjects folder).
+    forward : path-like | None
+        Forward solution of the estimates: its source space checks the
+        vertices, and volume estimates need it (positions and the MRI ->
+        head transform).
+    surface : ``"inflated"`` | ``"white"`` | ``"pial"``
+        Cortical surface.
+    views : tuple of str | None
+        Views (default: lateral, medial, dorsal for one cortical estimate,
+        lateral and medial for several; the three orthogonal views in a
+        glass brain).
+    time : float | None
+        Time (s) to show; None shows each source at its peak.
+    min_fraction : float
+        Leave out sources below this fraction of the strongest (0 draws all).
+    title : str | None
+        Figure title.
+    """
+    import mne
+
+    from .localize import _hull
+    from .viz import plot_comparison, plot_sources, plot_volume_sources
+    from .viz._render import _rendering_available
+
+    if not 0 <= min_fraction < 1:
+        raise ValueError(f"min_fraction must be in [0, 1), got {min_fraction!r}.")
+    out = Path(out).expanduser()
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"The output must be a .png file, got {str(out)!r}.")
+    stc_fnames = list(stc_fnames)
+    if labels is None:
+        labels = [_stem(f) for f in stc_fnames]
+    if len(labels) != len(stc_fnames):
+        raise ValueError(f"Got {len(labels)} label(s) for {len(stc_fnames)} "
+                         "estimate(s).")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"The labels must be distinct, got {labels}.")
+    stcs = [_read_stc(f, subject) for f in stc_fnames]
+    truth_stc = None if truth is None else _read_stc(truth, subject)
+    fwd = None
+    if forward is not None:
+        path = Path(forward).expanduser()
+        if not path.is_file():
+            raise ValueError(f"The forward file {str(path)!r} does not exist.")
+        fwd = mne.read_forward_solution(path, verbose=False)
+    volume = [isinstance(s, mne.VolSourceEstimate) for s in stcs]
+    if any(volume) and not all(volume):
+        raise ValueError("Cannot mix cortical and volume estimates in one render.")
+    ok, why = _rendering_available()
+    if not ok:
+        raise RuntimeError(f"Cannot render: {why}")
+    stcs = [keep_strong(s, min_fraction) if min_fraction > 0 else s for s in stcs]
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if all(volume):
+            if fwd is None:
+                raise ValueError("Volume estimates need their forward solution "
+                                 "(--forward) for positions and the MRI -> head "
+                                 "transform.")
+            if len(stcs) > 1:
+                raise ValueError("Volume estimates render one at a time; got "
+                                 f"{len(stcs)}.")
+            src = fwd["src"]
+            kw = dict(views=views) if views else {}
+            plotter = plot_volume_sources(
+                stcs[0], src, surface=_hull(src, fwd["mri_head_t"]),
+                trans=fwd["mri_head_t"], time=time, truth=truth_stc,
+                title=title or labels[0], fname=tmp, **kw,
+            )
+        else:
+            subj = subject or stcs[0].subject or "fsaverage"
+            kw = dict(surface=surface, time=time, truth=truth_stc, subject=subj,
+                      subjects_dir=subjects_dir,
+                      src=None if fwd is None else fwd["src"], title=title)
+            if views:
+                kw["views"] = views
+            if len(stcs) == 1:
+                kw["title"] = title or labels[0]
+                plotter = plot_sources(stcs[0], fname=tmp, **kw)
+            else:
+                plotter = plot_comparison(dict(zip(labels, stcs)), fname=tmp, **kw)
+        plotter.close()
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return out
+
+
+def _stem(fname):
+    name = Path(fname).name
+    for suf in ("-lh.stc", "-rh.stc", "-vl.stc", ".stc"):
+        if name.endswith(suf):
+            return name[: -len(suf)]
+    return name
