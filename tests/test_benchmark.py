@@ -1,5 +1,7 @@
 """Tests of the figure-2 sweep, its outputs, parallel backends and CLI."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -91,11 +93,22 @@ def test_cli_fig2(tmp_path, capsys):
 
 
 def test_cli_help_and_errors(capsys):
-    for argv in (["--help"], ["bench", "--help"], ["bench", "fig2", "--help"]):
+    for argv, expect in (
+        (["--help"], "localize"), (["bench", "--help"], "speed"),
+        (["bench", "fig2", "--help"], "--quick"),
+        (["bench", "cortical", "--help"], "--snr"),
+        (["bench", "speed", "--help"], "--trials"),
+        (["demo", "--help"], "--no-render"), (["localize", "--help"], "--compare"),
+        (["render", "--help"], "--truth"),
+    ):
         with pytest.raises(SystemExit) as exc:
             main(argv)
         assert exc.value.code == 0
-    assert "--quick" in capsys.readouterr().out
+        assert expect in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["localize", "--evoked", "x-ave.fif"])  # --forward, --cov, --out
+    assert exc.value.code == 2
+    assert "required" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
         main(["bench", "fig2", "--models", "lasso"])
     assert exc.value.code == 2
@@ -116,3 +129,15 @@ def test_cli_cortical(tmp_path, capsys, monkeypatch, template_cache):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "cortical", "--snr", "-1"])
     assert exc.value.code == 2
+
+
+def test_cli_speed(capsys):
+    assert main(["bench", "speed", "--trials", "1"]) == 0
+    out = capsys.readouterr().out
+    # six rows (2 settings x 3 r), each with every model
+    rows = [line for line in out.splitlines()
+            if re.match(r"\s+(unit|noisy)\s+r=\d+:", line)]
+    assert len(rows) == 6
+    assert all("group_lasso" in line for line in rows)
+    ratios = re.findall(r"median time ratio MNE / full_vae: ([0-9.]+)x", out)
+    assert len(ratios) == 2 and all(float(r) > 0 for r in ratios)
