@@ -44,6 +44,7 @@ def _str_list(choices):
 
 def _build_parser():
     from .benchmark.fig2 import MODELS, PAPER_R, QUICK_R
+    from .localize import PEERS
     from .simulation import SETTINGS
 
     parser = argparse.ArgumentParser(
@@ -113,8 +114,12 @@ def _build_parser():
     localize.add_argument("--model", choices=("full", "diag", "ae"), default="full",
                           help="full-covariance VAE (default), diagonal VAE or "
                           "autoencoder")
-    localize.add_argument("--compare", action="store_true",
-                          help="also run MNE's MxNE and gamma-MAP")
+    localize.add_argument("--compare", nargs="?", const="mxne,gamma_map",
+                          default=None, type=_str_list(PEERS), metavar="METHODS",
+                          help="also run MNE's solvers on the same whitened data: "
+                          "mxne, gamma_map or both (default when given without "
+                          "a value: mxne,gamma_map; gamma-MAP can take minutes "
+                          "on large source spaces)")
     localize.add_argument("--gamma", type=float, default=1.0,
                           help="noise variance of the whitened data (default 1: "
                           "the noise of this average; larger is sparser)")
@@ -383,11 +388,15 @@ def _localize(args):
         except ValueError:
             raise ValueError(f"--loose must be a number in [0, 1] or 'auto', got "
                              f"{loose!r}") from None
+    from .localize import LABELS, VAE_METHODS
+
+    methods = [VAE_METHODS[args.model]] + list(args.compare or [])
+    print(f"localizing with {', '.join(LABELS[m] for m in methods)} ...", flush=True)
     try:
         result = run_localize(
             args.evoked, args.forward, args.cov, args.out,
             condition=args.condition, tmin=args.tmin, tmax=args.tmax,
-            model=args.model, compare=args.compare, gamma=args.gamma,
+            model=args.model, compare=args.compare or False, gamma=args.gamma,
             loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
             render=not args.no_render, overwrite=args.overwrite,
         )

@@ -274,8 +274,10 @@ def run_localize(
         Time window (s).
     model : ``"full"`` | ``"diag"`` | ``"ae"``
         VAE model of :func:`vaesource.apply_vae_inverse`.
-    compare : bool
-        Also run MNE's MxNE and gamma-MAP (:func:`vaesource.compare`).
+    compare : bool | sequence of str
+        Also run MNE's solvers on the same whitened data
+        (:func:`vaesource.compare`): True for MxNE and gamma-MAP, or a
+        subset of ``("mxne", "gamma_map")``.
     gamma : float
         Noise variance of the whitened data (1: the noise of this average).
     loose, depth
@@ -323,7 +325,13 @@ def run_localize(
     # channel, time-window and finiteness checks before any work
     _check_inputs(evoked, forward, noise_cov, tmin, tmax)
     kind = _kind(forward)
-    methods = [VAE_METHODS[model]] + (list(PEERS) if compare else [])
+    if isinstance(compare, (bool, np.bool_)):
+        peers = list(PEERS) if compare else []
+    else:
+        peers = list(dict.fromkeys(compare))
+        for m in peers:
+            _check_option("compare", m, PEERS)
+    methods = [VAE_METHODS[model]] + peers
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
@@ -343,7 +351,8 @@ def run_localize(
             "(--overwrite) to replace them."
         )
 
-    logger.info("Localizing %r with %s", evoked.comment, ", ".join(methods))
+    logger.info("Localizing %r with %s", evoked.comment,
+                ", ".join(LABELS[m] for m in methods))
     with warnings.catch_warnings():
         warnings.simplefilter("always", ConvergenceWarning)
         comp = run_compare(
