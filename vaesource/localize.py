@@ -139,30 +139,22 @@ def _existing(fname, what):
     return path
 
 
-def _read_forward(forward):
+def _read(obj, kind):
+    """An MNE object given as itself or as a file (``kind``: "forward" or
+    "cov"), with errors that name the file."""
     import mne
 
-    if isinstance(forward, mne.Forward):
-        return forward
-    fname = _existing(forward, "forward")
+    cls, reader, what = {
+        "forward": (mne.Forward, mne.read_forward_solution, "forward solution"),
+        "cov": (mne.Covariance, mne.read_cov, "noise covariance"),
+    }[kind]
+    if isinstance(obj, cls):
+        return obj
+    fname = _existing(obj, what)
     try:
-        return mne.read_forward_solution(fname, verbose=False)
-    except Exception as err:
-        raise ValueError(f"Could not read a forward solution from {fname}: "
-                         f"{err}") from None
-
-
-def _read_cov(noise_cov):
-    import mne
-
-    if isinstance(noise_cov, mne.Covariance):
-        return noise_cov
-    fname = _existing(noise_cov, "noise covariance")
-    try:
-        return mne.read_cov(fname, verbose=False)
-    except Exception as err:
-        raise ValueError(f"Could not read a noise covariance from {fname}: "
-                         f"{err}") from None
+        return reader(fname, verbose=False)
+    except Exception as err:  # MNE raises several types on a wrong file
+        raise ValueError(f"Could not read a {what} from {fname}: {err}") from None
 
 
 def _kind(forward):
@@ -320,8 +312,8 @@ def run_localize(
     _check_option("model", model, tuple(VAE_METHODS))
     gamma = _check_positive("gamma", gamma)
     evoked = read_evoked(evoked, condition)
-    forward = _read_forward(forward)
-    noise_cov = _read_cov(noise_cov)
+    forward = _read(forward, "forward")
+    noise_cov = _read(noise_cov, "cov")
     # channel, time-window and finiteness checks before any work
     _check_inputs(evoked, forward, noise_cov, tmin, tmax)
     kind = _kind(forward)

@@ -64,7 +64,7 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     """
     import mne
 
-    from .localize import _hull
+    from .localize import _hull, _read
     from .viz import plot_comparison, plot_sources, plot_volume_sources
     from .viz._render import _rendering_available
 
@@ -83,12 +83,7 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
         raise ValueError(f"The labels must be distinct, got {labels}.")
     stcs = [_read_stc(f, subject) for f in stc_fnames]
     truth_stc = None if truth is None else _read_stc(truth, subject)
-    fwd = None
-    if forward is not None:
-        path = Path(forward).expanduser()
-        if not path.is_file():
-            raise ValueError(f"The forward file {str(path)!r} does not exist.")
-        fwd = mne.read_forward_solution(path, verbose=False)
+    fwd = None if forward is None else _read(forward, "forward")
     volume = [isinstance(s, mne.VolSourceEstimate) for s in stcs]
     if any(volume) and not all(volume):
         raise ValueError("Cannot mix cortical and volume estimates in one render.")
