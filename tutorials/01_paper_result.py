@@ -23,8 +23,9 @@ Minima when Learning Optimal Sparse Representations", ICML 2023 (sections
 # solutions; the one with the fewest non-zero rows is wanted, and finding it
 # is NP-hard.
 #
-# The paper's VAE has the decoder ``M ~ N(G diag(w_x) z, gamma I)`` and an
-# encoder ``z ~ N(W_z m, S S^T)`` with a *full* covariance ``S S^T``.
+# The paper's VAE models each time sample ``m`` (a column of ``M``) with the
+# decoder ``m | z ~ N(G diag(w_x) z, gamma I)`` and the encoder
+# ``z | m ~ N(W_z m, S S^T)``, whose covariance ``S S^T`` is *full*.
 # Minimising the VAE energy (eq. 5) over the encoder in closed form
 # (appendix C.1) leaves, with ``w = w_x ** 2``, cost (18)::
 #
@@ -39,13 +40,14 @@ Minima when Learning Optimal Sparse Representations", ICML 2023 (sections
 # Why no bad local minima? The first term of (18) is convex in ``w`` and the
 # second concave, so (18) is not convex. But the log-determinant comes from
 # *marginalising* over the encoder's posterior, and this smooths the
-# landscape: Theorem 4.1 proves that, as ``gamma -> 0`` and when the true
-# rows have sufficiently different norms, **every** local minimum of the VAE
-# energy is global and returns the optimally sparse ``X`` exactly. A
-# deterministic autoencoder of the same capacity (eq. 8), whatever its sparsity
-# penalty, keeps bad minima (Theorem 4.2); restricting the encoder
-# covariance to a diagonal brings them back too (section 4.4; as
-# ``gamma -> 0`` the diagonal VAE behaves like the autoencoder, Lemma 4.3).
+# landscape: Theorem 4.1 proves that, as ``gamma -> 0``, for a generic
+# dictionary and fewer than d true rows whose norms differ enough, **every**
+# local minimum of the VAE energy is global and returns the optimally sparse
+# ``X`` exactly. A deterministic autoencoder of the same capacity (eq. 8),
+# whatever its sparsity penalty, can keep bad minima in that same situation
+# (Theorem 4.2). Restricting the encoder covariance to a diagonal loses the
+# advantage (section 4.4): as ``gamma -> 0`` the diagonal VAE's energy is the
+# autoencoder's with ``h = log`` (Lemma 4.3).
 # The convex group lasso (MxNE) has a single minimum, but it is not the
 # sparsest solution once sources are many or the gain columns are correlated.
 
@@ -91,15 +93,16 @@ for name, res in results.items():
 
 # %%
 # On this draw only the full VAE finds the 80 true rows. The diagonal VAE and
-# the autoencoder stop at a local minimum with about d = 100 active rows: an
-# exact fit of the data that is not the sparsest one. The group lasso spreads
+# the autoencoder converge to a bad local minimum with d = 100 active rows:
+# an exact fit of the data (any 100 generic columns span the sensor space),
+# but not the sparsest one. The group lasso spreads
 # the data over most of the 200 rows. The support found by each model:
 fig, ax = plt.subplots(figsize=(8, 2.6), layout="constrained")
 for k, (name, res) in enumerate(results.items()):
     norms = np.linalg.norm(res.X, axis=1)
-    ax.scatter(np.flatnonzero(norms > 1e-3 * norms.max()), np.full(
-        np.sum(norms > 1e-3 * norms.max()), k), s=6, marker="|")
-ax.scatter(problem.support, np.full(problem.r, len(results)), s=6, marker="|",
+    rows = np.flatnonzero(norms > 1e-3 * norms.max())
+    ax.scatter(rows, np.full(rows.size, k), s=40, marker="|")
+ax.scatter(problem.support, np.full(problem.r, len(results)), s=40, marker="|",
            color="k")
 ax.set(yticks=range(len(results) + 1), yticklabels=[*results, "truth"],
        xlabel="row of X (source index)",

@@ -67,9 +67,8 @@ print(stc)
 # -------------------
 # ``stc.vae_result`` is the :class:`~vaesource.solvers.SolverResult` of the
 # array solver on the whitened problem: iterations, convergence, ``gamma``,
-# the history of cost (18) (it never increases: the updates are
-# majorisation-minimisation steps), the weights ``w`` and the VAE's encoder
-# and decoder parameters. Its counts are in gain columns (3 per location).
+# the history of cost (18), the weights ``w`` and the VAE's encoder and
+# decoder parameters (``res.params``). Its counts are in gain columns (3 per location).
 res = stc.vae_result
 print(res)
 print(f"iterations: {res.n_iter}, converged: {res.converged}, gamma: {res.gamma}")
