@@ -141,3 +141,6 @@ print(f"{len(dipoles)} dipoles; strongest at {1e3 * strongest.pos[0].round(4)} m
 # ``-fwd.fif`` and a noise covariance ``-cov.fif``)::
 #
 #     vaesource localize --evoked F --forward F --cov F --out DIR
+#
+# It writes the estimate (``.stc``), the dipoles (``.dip``), a
+# ``summary.json``, renders and an HTML report into ``DIR``.

@@ -114,3 +114,8 @@ shown = {labels[row.method]: strong(row.estimate) for row in comparison.rows}
 plotter = viz.plot_comparison({**shown, "truth": sim.stc},
                               views=("lateral", "medial"))
 plotter.show()
+
+# %%
+# From files, ``vaesource localize --evoked F --forward F --cov F --out DIR
+# --compare`` runs MxNE and gamma-MAP next to the full VAE on the same
+# whitened data.
