@@ -68,7 +68,9 @@ print(stc)
 # ``stc.vae_result`` is the :class:`~vaesource.solvers.SolverResult` of the
 # array solver on the whitened problem: iterations, convergence, ``gamma``,
 # the history of cost (18), the weights ``w`` and the VAE's encoder and
-# decoder parameters (``res.params``). Its counts are in gain columns (3 per location).
+# decoder parameters (``res.params``). With loose orientation each location
+# has 3 gain columns sharing one weight: ``res.weights`` and
+# ``res.active_set`` are per column, its summary counts locations.
 res = stc.vae_result
 print(res)
 print(f"iterations: {res.n_iter}, converged: {res.converged}, gamma: {res.gamma}")

@@ -146,7 +146,11 @@ class SolverResult:
 
     def __repr__(self):
         status = "converged" if self.converged else "not converged"
-        return (
-            f"<SolverResult | {self.model}, {self.active_set.size} active of "
-            f"{self.weights.size}, {self.n_iter} iterations, {status}>"
-        )
+        if self.n_orient > 1:  # weights and active_set are per column
+            k = self.n_orient
+            active = (f"{self.active_set.size // k} active location(s) of "
+                      f"{self.weights.size // k} ({k} orientations each)")
+        else:
+            active = f"{self.active_set.size} active of {self.weights.size}"
+        return (f"<SolverResult | {self.model}, {active}, {self.n_iter} "
+                f"iterations, {status}>")
