@@ -122,10 +122,6 @@ def test_tutorial_runs(script, tmp_path, template_cache, request):
         PYVISTA_OFF_SCREEN="true",
         VAESOURCE_CACHE_DIR=str(template_cache),
     )
-    # on a small shared machine, multi-threaded BLAS spinning under load
-    # slows MNE's solvers by 10-50x; users may still choose their own
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
     before = _git_status(TUTORIAL_DIR)
     try:
         proc = subprocess.run(
