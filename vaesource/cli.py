@@ -75,10 +75,7 @@ def _build_parser():
     demo.add_argument("--snr", type=float, default=3.0,
                       help="whitened signal-to-noise power ratio (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--no-render", action="store_true",
-                      help="skip the 3-D renders and the report")
-    demo.add_argument("--overwrite", action="store_true",
-                      help="replace the outputs of an earlier run")
+    _add_output_flags(demo)
 
     localize = sub.add_parser(
         "localize",
@@ -133,10 +130,7 @@ def _build_parser():
                           "(default $SUBJECTS_DIR; fsaverage renders on the "
                           "built-in template without one)")
     localize.add_argument("--out", type=Path, required=True, help="output folder")
-    localize.add_argument("--no-render", action="store_true",
-                          help="skip the renders and the report")
-    localize.add_argument("--overwrite", action="store_true",
-                          help="replace the outputs of an earlier run")
+    _add_output_flags(localize)
 
     render = sub.add_parser(
         "render",
@@ -253,6 +247,14 @@ def _build_parser():
                        help="problems per cell (default 20; at most 10 / 5 for "
                        "the comparison with MNE)")
     return parser
+
+
+def _add_output_flags(parser):
+    """--no-render and --overwrite of the commands that write a results folder."""
+    parser.add_argument("--no-render", action="store_true",
+                        help="skip the 3-D renders and the report")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run")
 
 
 def _add_sweep_arguments(parser, name):
