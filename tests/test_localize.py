@@ -245,3 +245,14 @@ def test_localize_volume_real_data(real_problem, tmp_path, rendering):
     x = 1e3 * dip.pos[:, 0]
     assert (x < -35).any() and (x > 35).any(), dip.pos
     assert os.path.getsize(result.files["full_vae.png"]) > 10_000
+
+    # the saved estimate renders again from the command line, given its forward
+    fwd_fname = tmp_path / "vol-fwd.fif"
+    mne.write_forward_solution(fwd_fname, real_problem["fwd"], verbose=False)
+    png = tmp_path / "again.png"
+    stc_fname = str(result.files["full_vae-vl.stc"])
+    assert main(["render", stc_fname, "--forward", str(fwd_fname), "--views",
+                 "coronal,axial", "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+    assert main(["render", stc_fname, "--out", str(tmp_path / "x.png")]) == 2
+    assert not (tmp_path / "x.png").exists()
