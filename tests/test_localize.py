@@ -256,3 +256,24 @@ def test_localize_volume_real_data(real_problem, tmp_path, rendering):
     assert png.stat().st_size > 10_000
     assert main(["render", stc_fname, "--out", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
+
+
+def test_localize_missing_cortex_fails_before_work(files, tmp_path, rendering,
+                                                   monkeypatch, capsys):
+    """A subject whose surfaces cannot be found is an error up front (not
+    after the inverse), unless the renders are skipped."""
+    import mne
+
+    monkeypatch.delenv("SUBJECTS_DIR", raising=False)
+    fwd = mne.read_forward_solution(files["forward"], verbose=False)
+    for s in fwd["src"]:
+        s["subject_his_id"] = "bert"
+    fname = tmp_path / "bert-fwd.fif"
+    mne.write_forward_solution(fname, fwd, verbose=False)
+    args = _args(files, tmp_path / "out")
+    args[args.index("--forward") + 1] = str(fname)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "subject 'bert'" in err and "--subjects-dir" in err
+    assert not (tmp_path / "out").exists()
+    assert main(args + ["--no-render"]) == 0

@@ -335,6 +335,8 @@ def run_localize(
         rendering, why = _rendering_available()
         if not rendering:
             logger.warning("No renders or report: %s", why)
+    if rendering and kind == "surface":
+        _check_surfaces(forward["src"], subjects_dir)
     targets = _targets(out, methods, kind, rendering)
     existing = [str(p) for p in targets.values() if p.exists()]
     if existing and not overwrite:
@@ -457,6 +459,29 @@ def _render_all(stage, targets, estimates, forward, kind, subjects_dir):
                     overwrite=True)
     written.add("report")
     return written
+
+
+def _check_surfaces(src, subjects_dir):
+    """Fail before any work when the cortex to render on is not there."""
+    from .viz.brain import HEMIS, _resolve_surfaces
+
+    subject = src[0].get("subject_his_id") or None
+    try:
+        surfaces, _ = _resolve_surfaces(None, "inflated", subject, subjects_dir,
+                                        None)
+        for hemi, s in zip(HEMIS, src):
+            n_vert = len(surfaces[hemi][0])
+            if s["np"] != n_vert:
+                raise ValueError(
+                    f"its {hemi} source space has {s['np']} vertices but the "
+                    f"{hemi} surface found has {n_vert}"
+                )
+    except ValueError as err:
+        raise ValueError(
+            f"Cannot render on the cortex of subject {subject!r}: {err} Pass "
+            "the FreeSurfer subjects folder (subjects_dir=, --subjects-dir) "
+            "or skip the renders (render=False, --no-render)."
+        ) from None
 
 
 def _hull(src, mri_head_t):
