@@ -364,24 +364,25 @@ def _bench_cortical(args):
 def _demo(args):
     from .demo import run_demo
 
-    try:
-        result = run_demo(
-            args.out, n_sources=args.n_sources, snr=args.snr, seed=args.seed,
-            overwrite=args.overwrite, render=not args.no_render,
-        )
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for name, path in result.files.items():
-        print(f"wrote {name}: {path}")
-    if not result.rendered and not args.no_render:
-        print("no 3-D renders (off-screen OpenGL unavailable; see the warning)")
+    # an existing output (FileExistsError) is reported by main, exit 2
+    result = run_demo(
+        args.out, n_sources=args.n_sources, snr=args.snr, seed=args.seed,
+        overwrite=args.overwrite, render=not args.no_render,
+    )
+    _print_written(result, args)
     print(f"{result.summary()} | total {result.wall_time:.1f} s")
     return 0
 
 
+def _print_written(result, args):
+    for name, path in result.files.items():
+        print(f"wrote {name}: {path}")
+    if not result.rendered and not args.no_render:
+        print("no 3-D renders (off-screen OpenGL unavailable; see the warning)")
+
+
 def _localize(args):
-    from .localize import run_localize
+    from .localize import LABELS, VAE_METHODS, run_localize
 
     loose = args.loose
     if loose != "auto":
@@ -390,25 +391,16 @@ def _localize(args):
         except ValueError:
             raise ValueError(f"--loose must be a number in [0, 1] or 'auto', got "
                              f"{loose!r}") from None
-    from .localize import LABELS, VAE_METHODS
-
     methods = [VAE_METHODS[args.model]] + list(args.compare or [])
     print(f"localizing with {', '.join(LABELS[m] for m in methods)} ...", flush=True)
-    try:
-        result = run_localize(
-            args.evoked, args.forward, args.cov, args.out,
-            condition=args.condition, tmin=args.tmin, tmax=args.tmax,
-            model=args.model, compare=args.compare or False, gamma=args.gamma,
-            loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
-            render=not args.no_render, overwrite=args.overwrite,
-        )
-    except FileExistsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for name, path in result.files.items():
-        print(f"wrote {name}: {path}")
-    if not result.rendered and not args.no_render:
-        print("no renders (off-screen OpenGL unavailable; see the warning)")
+    result = run_localize(
+        args.evoked, args.forward, args.cov, args.out,
+        condition=args.condition, tmin=args.tmin, tmax=args.tmax,
+        model=args.model, compare=args.compare or False, gamma=args.gamma,
+        loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
+        render=not args.no_render, overwrite=args.overwrite,
+    )
+    _print_written(result, args)
     print(result.summary())
     print(f"total {result.wall_time:.1f} s")
     return 0
