@@ -12,10 +12,9 @@ def keep_strong(stc, fraction):
     the norm over orientations for vector estimates). Works for surface,
     volume and vector estimates; an empty estimate is returned unchanged.
     """
-    data = stc.data
-    amp = np.abs(data).reshape(len(data), -1).max(axis=1) if data.ndim == 2 else (
-        np.linalg.norm(data, axis=1).max(axis=1)
-    )
+    data = stc.data  # (n_sources, n_times), or (n_sources, 3, n_times)
+    amp = np.abs(data) if data.ndim == 2 else np.linalg.norm(data, axis=1)
+    amp = amp.max(axis=1)
     if not amp.size or amp.max() <= 0:
         return stc.copy()
     keep = amp >= fraction * amp.max()

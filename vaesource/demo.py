@@ -10,12 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from ._stc import keep_strong
+from .localize import DISPLAY_FRACTION, LABELS
 from .utils import ConvergenceWarning, _check_int, _check_positive, logger
 
 METHODS = ("full_vae", "mxne")
-# sources weaker than this fraction of the strongest are not drawn
-DISPLAY_FRACTION = 0.1
-LABELS = {"full_vae": "full VAE", "mxne": "MxNE"}
 
 
 @dataclass

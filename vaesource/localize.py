@@ -362,14 +362,14 @@ def run_localize(
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=".vaesource-localize-", dir=out.parent))
     try:
-        written = _write_all(stage, targets, estimates, dipoles, comp, forward,
-                             evoked, kind, subjects_dir, rendering)
+        _write_all(stage, targets, estimates, dipoles, comp, forward, evoked,
+                   kind, subjects_dir, rendering)
         out.mkdir(exist_ok=True)
-        files = {}
-        for name, path in targets.items():
-            if name in written:
-                os.replace(stage / path.name, path)
-                files[name] = path
+        # the stage started empty: what is in it is what was written
+        files = {name: path for name, path in targets.items()
+                 if (stage / path.name).exists()}
+        for path in files.values():
+            os.replace(stage / path.name, path)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     return LocalizeResult(
@@ -381,24 +381,16 @@ def run_localize(
 
 def _write_all(stage, targets, estimates, dipoles, comp, forward, evoked, kind,
                subjects_dir, rendering):
-    """Write every output into ``stage``; return the names written."""
-    written = set()
+    """Write every output (named as in ``targets``) into ``stage``."""
     for m, stc in estimates.items():
         stc.save(stage / m, ftype="stc", overwrite=True, verbose=False)
-        for name in targets:
-            if name.startswith(f"{m}-") and name.endswith(".stc"):
-                written.add(name)
     peaks = peak_dipoles(dipoles, DISPLAY_FRACTION)
     if peaks is not None:
         peaks.save(stage / targets["dipoles"].name, overwrite=True, verbose=False)
-        written.add("dipoles")
     summary = _summary(comp, evoked, forward, peaks)
     (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    written.add("summary")
     if rendering:
-        written |= _render_all(stage, targets, estimates, forward, kind,
-                               subjects_dir)
-    return written
+        _render_all(stage, targets, estimates, forward, kind, subjects_dir)
 
 
 def _summary(comp, evoked, forward, peaks):
@@ -427,7 +419,6 @@ def _summary(comp, evoked, forward, peaks):
 def _render_all(stage, targets, estimates, forward, kind, subjects_dir):
     from .viz import make_report, plot_comparison, plot_sources, plot_volume_sources
 
-    written = set()
     shown = {LABELS.get(m, m): keep_strong(stc, DISPLAY_FRACTION)
              for m, stc in estimates.items()}
     results = {LABELS.get(m, m): stc.vae_result for m, stc in estimates.items()
@@ -436,29 +427,24 @@ def _render_all(stage, targets, estimates, forward, kind, subjects_dir):
     if kind == "surface":
         subject = src[0].get("subject_his_id") or None
         kw = dict(subject=subject, subjects_dir=subjects_dir, src=src)
-        for (m, stc), (label, stc_shown) in zip(estimates.items(), shown.items()):
+        for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_sources(stc_shown, title=label, fname=stage / f"{m}.png",
                          **kw).close()
-            written.add(f"{m}.png")
         if "comparison.png" in targets:
             plot_comparison(shown, views=("lateral", "medial"),
                             fname=stage / "comparison.png", **kw).close()
-            written.add("comparison.png")
         make_report(stage / "report.html", stcs=shown, results=results or None,
                     title="vaesource localize", overwrite=True, **kw)
     else:
         glass = _hull(src, forward["mri_head_t"])
         vol_kw = dict(surface=glass, trans=forward["mri_head_t"])
-        for (m, stc), (label, stc_shown) in zip(estimates.items(), shown.items()):
+        for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_volume_sources(stc_shown, src, title=label,
                                 fname=stage / f"{m}.png", **vol_kw).close()
-            written.add(f"{m}.png")
         first = next(iter(shown))
         make_report(stage / "report.html", volume=(shown[first], src, vol_kw),
                     results=results or None, title="vaesource localize",
                     overwrite=True)
-    written.add("report")
-    return written
 
 
 def _check_surfaces(src, subjects_dir):
@@ -486,18 +472,13 @@ def _check_surfaces(src, subjects_dir):
 
 def _hull(src, mri_head_t):
     """Convex hull of the source positions (head frame, m): the glass."""
-    from mne.io.constants import FIFF
-    from mne.transforms import apply_trans
     from scipy.spatial import ConvexHull
 
-    rr = np.concatenate([s["rr"][s["vertno"]] for s in src])
-    if src[0]["coord_frame"] != FIFF.FIFFV_COORD_HEAD:
-        trans = mri_head_t
-        if trans["from"] == FIFF.FIFFV_COORD_HEAD:
-            trans = np.linalg.inv(trans["trans"])
-        else:
-            trans = trans["trans"]
-        rr = apply_trans(trans, rr)
+    from .viz.volume import _head_transform, _positions
+
+    offsets = np.cumsum([0] + [s["np"] for s in src[:-1]])
+    used = np.concatenate([off + s["vertno"] for off, s in zip(offsets, src)])
+    rr = _positions(src, used, _head_transform(src, mri_head_t, None))
     hull = ConvexHull(rr)
     # make the triangles consistently oriented outward
     tris = hull.simplices.copy()
