@@ -3,6 +3,7 @@ MNE-format estimates, dipoles, renders and a report out."""
 
 import json
 import os
+import sys
 import warnings
 
 import numpy as np
@@ -272,7 +273,14 @@ def test_localize_missing_cortex_fails_before_work(files, tmp_path, rendering,
     mne.write_forward_solution(fname, fwd, verbose=False)
     args = _args(files, tmp_path / "out")
     args[args.index("--forward") + 1] = str(fname)
-    assert main(args) == 2
+
+    def no_inverse(*args, **kwargs):
+        raise AssertionError("the inverse ran before the cortex was checked")
+
+    compare_module = sys.modules["vaesource.compare"]
+    with monkeypatch.context() as m:
+        m.setattr(compare_module, "compare", no_inverse)
+        assert main(args) == 2
     err = capsys.readouterr().err
     assert "subject 'bert'" in err and "--subjects-dir" in err
     assert not (tmp_path / "out").exists()
