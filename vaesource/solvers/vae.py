@@ -16,9 +16,10 @@ from ..utils import (
 )
 from ._common import _check_MG, _expand, _reduce_data
 from ._mm import _mm_solve
+from ._newton import _kkt_violation, _newton_solve
 from ._result import SolverResult, VAEParameters
 
-_UPDATES = ("convex", "mackay", "em")
+_UPDATES = ("newton", "mackay", "convex", "em")
 
 
 def _check_common(M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init):
@@ -47,15 +48,16 @@ def full_vae(
     *,
     gamma=1.0,
     n_orient=1,
-    update: Literal["convex", "mackay", "em"] = "mackay",
+    update: Literal["newton", "mackay", "convex", "em"] = "newton",
     learn_gamma=False,
     max_iter=2000,
     tol=1e-8,
+    kkt_tol=1e-6,
     prune_tol=1e-6,
     weights_init=None,
     verbose=None,
 ) -> SolverResult:
-    """Full-covariance VAE inverse: minimise cost (18) by majorisation-minimisation.
+    """Full-covariance VAE inverse: minimise cost (18).
 
     With a linear decoder ``x = G diag(w_x) z + noise`` (variance ``gamma``)
     and a linear encoder with full covariance ``S S^T`` (paper eq. 5), the
@@ -82,48 +84,54 @@ def full_vae(
     n_orient : int
         Number of consecutive columns sharing one weight (3 for free
         orientation dipoles, like MNE's ``xyz_same_gamma=True``).
-    update : "convex" | "mackay" | "em"
-        The weight update, all fixed points of the same stationarity
-        condition ``||G_i^T Sigma^-1 M||_F^2 / n = tr(G_i^T Sigma^-1 G_i)``:
+    update : "newton" | "mackay" | "convex" | "em"
+        The engine. All reach stationary points of cost (18), where
+        ``rho_i = ||G_i^T Sigma^-1 M||_F^2 / (n tr(G_i^T Sigma^-1 G_i))``
+        is 1 on active locations and at most 1 on inactive ones.
 
-        - ``"mackay"`` (default): MacKay's fixed point ``w_i <- w_i rho_i``
-          with ``rho_i`` the ratio of the two sides above. On its own it has
-          no descent guarantee, so a step that would raise cost (18) is
-          replaced by the convex-bounding step from the same point
-          (``result.info["n_rejected"]`` counts them): the cost never
-          increases.
-        - ``"convex"``: the convex-bounding ("Champagne") MM step
-          ``w_i <- ||X_i||_F / sqrt(n tr(G_i^T Sigma^-1 G_i))``, i.e.
-          ``w_i sqrt(rho_i)``. It bounds ``log|Sigma|`` by its tangent plane,
-          so cost (18) never increases; a half-size step in ``log w``.
-        - ``"em"``: expectation-maximisation ``w_i <- ||X_i||^2 / n +
-          tr(posterior covariance) / n_orient``; monotone, but it stalls as
-          ``gamma -> 0`` because the posterior covariance vanishes.
+        - ``"newton"`` (default): a working set of locations grown from
+          full passes over the source space, solved by projected Newton
+          steps on the exact Hessian of cost (18), which set the weights
+          that belong at zero exactly to zero (see Notes). It stops on a
+          certificate of stationarity (``kkt_tol``).
+        - ``"mackay"``, ``"convex"``, ``"em"``: the majorisation-minimisation
+          engine of earlier releases, kept for comparison: MacKay's fixed
+          point ``w_i <- w_i rho_i`` (a step that would raise the cost is
+          replaced by the convex-bounding one), the convex-bounding
+          ("Champagne") step ``w_i <- w_i sqrt(rho_i)``, or EM (stalls as
+          ``gamma -> 0``). They converge linearly, all locations at once,
+          and stop on the relative cost change alone.
 
-        The default was chosen by measurement (100 seeded problems per cell,
-        d=100, kappa=200, n=50; see ``benchmarks/bench_solvers.py``):
-        MacKay and convex bounding reach the same success rates (``unit``
-        r=90: 89 vs 88 %; ``jeffreys`` r=90: 97 vs 98 %; ``noisy`` r=60:
-        100 vs 100 %) while MacKay needs about half the iterations (unit
-        r=60: 9 vs 17; noisy r=60: 141 vs 234). EM did not converge within
-        3000 iterations at ``gamma = 1e-10`` (about 200x slower), though
-        its iterates found the support (10/10 trials per cell).
+        Measured (one BLAS thread; ``vaesource bench speed``): see the
+        README's speed table; the Newton engine needs a few full passes and
+        tens of working-set steps where MacKay needs hundreds of full-size
+        iterations, and it stops at an equal or lower cost.
     learn_gamma : bool
-        Also update ``gamma`` with the same rule, treating the noise as a
-        group of ``n_sensors`` identity columns.
+        Also learn ``gamma``: ``"newton"`` minimises cost (18) over it
+        exactly after every step; the MM engines update it with their own
+        rule, treating the noise as ``n_sensors`` identity columns.
     max_iter : int
-        Maximum number of iterations.
+        Maximum number of iterations (Newton: steps on the working set).
     tol : float
-        Stop when the relative change of the cost,
-        ``|L_k - L_{k-1}| / |L_k|``, falls below ``tol``.
+        Largest relative change of the cost in the last step,
+        ``|L_k - L_{k-1}| / |L_k|``, at convergence (the MM engines stop on
+        it alone).
+    kkt_tol : float
+        Largest stationarity violation at convergence (``"newton"`` only):
+        ``|rho_i - 1|`` on active locations, ``rho_i - 1`` on inactive ones
+        and ``|rho_gamma - 1|`` for a learned ``gamma``, all checked by a
+        final pass over every location. ``result.info["kkt_violation"]``
+        reports it for every engine.
     prune_tol : float
         A location whose variance ``w_i ||G_i||_F^2`` falls below
         ``prune_tol * gamma`` no longer shapes ``Sigma``: it is set to zero
-        and removed from later iterations (``w = 0`` is a fixed point of
-        every update). A threshold relative to ``max(w)`` instead would cut
-        true sources whose variances span many decades.
+        and removed from later iterations. A threshold relative to
+        ``max(w)`` instead would cut true sources whose variances span many
+        decades.
     weights_init : array, shape (n_locations,) | None
-        Initial weights; default: equal weights matching the data power.
+        Initial weights. Default: equal weights matching the data power, on
+        every location (``"newton"`` on large problems: on the
+        ``n_sensors / 2`` columns whose locations explain the data best).
     verbose : bool | str | int | None
         Log level for this call (e.g. "debug").
 
@@ -132,7 +140,9 @@ def full_vae(
     result : SolverResult
         ``result.cost`` holds cost (18) after each iteration;
         ``result.params`` the VAE parameters ``w_x``, ``W_z``, ``S`` of
-        appendix C.1 at the returned weights.
+        appendix C.1 at the returned weights; ``result.info`` the
+        certificate (``"kkt_violation"``, ``"rel_change"``) and, for
+        ``"newton"``, ``"n_passes"`` (full passes over all columns).
 
     Notes
     -----
@@ -140,24 +150,36 @@ def full_vae(
     of ``M`` with one column per non-zero singular value (exact data
     reduction); the returned ``X`` uses the original ``M``.
 
-    Once at most ``n_sensors`` columns remain active, ``Sigma`` is handled
-    on their span (a QR factorisation of the active columns), which costs
-    O(n_active^3) per iteration and stays exact as ``gamma -> 0``.
+    While at most ``n_sensors`` columns are active (and always when they
+    are few, or ``gamma`` is negligible next to them), ``Sigma`` is handled
+    on their span (a QR factorisation of the active columns), which stays
+    exact as ``gamma -> 0``.
 
-    ``w_i = 0`` is a fixed point of every update, so a pruned location could
-    never come back. When the cost has converged, the derivative of cost
-    (18) at ``w_i = 0`` is checked for every inactive location: a location
-    with ``||G_i^T Sigma^-1 M||_F^2 / n > tr(G_i^T Sigma^-1 G_i)`` (MacKay
-    ratio ``rho_i > 1``) whose gain on entering, about ``n (rho_i - 1)^2 /
-    2``, exceeds ``tol * |L|`` enters at its single-location optimum and the
-    iterations resume (``result.info["n_entered"]`` counts them). With more
-    than ``4 n_sensors`` columns, until no location enters, the iterations
-    stop at a looser relative change (1e-5 or ``tol``, whichever is larger).
+    The Newton engine: with ``K = G_A^T Sigma^-1 G_A`` and ``B = G_A^T
+    Sigma^-1 M``, the Hessian of cost (18) is ``H_ij = 2 tr(B_i^T K_ij B_j)
+    - n ||K_ij||_F^2``. Each step solves ``H d = -grad`` on the free
+    locations of the working set (damped where ``H`` is not positive
+    definite), moves along the projection onto ``w >= 0`` with backtracking
+    (a location whose weight crosses zero leaves, exactly), and falls back to
+    a MacKay / convex-bounding step when no Newton step lowers the cost, so
+    the cost never increases. When the working set is stationary, a pass
+    over all locations computes every ``rho_i``: the locations with ``rho_i
+    > 1`` (the derivative of cost (18) at ``w_i = 0`` is ``n tr(K_ii) (1 -
+    rho_i)``) join, the most violating first, and the pass at a stationary
+    point is the certificate.
+
+    The MM engines: ``w_i = 0`` is a fixed point of their updates, so when
+    the cost has converged the same check revives locations with ``rho_i >
+    1`` whose gain on entering, about ``n (rho_i - 1)^2 / 2``, exceeds ``tol
+    * |L|`` (``result.info["n_entered"]``); with more than ``4 n_sensors``
+    columns, until no location enters, they stop at a looser relative
+    change (1e-5 or ``tol``, whichever is larger).
     """
     with use_log_level(verbose):
         return _vae(
             M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,
             prune_tol, weights_init, kind="logdet", name="full_vae",
+            kkt_tol=kkt_tol,
         )
 
 
@@ -219,11 +241,13 @@ def diag_vae(
 
 def _vae(
     M, G, gamma, n_orient, update, learn_gamma, max_iter, tol, prune_tol,
-    weights_init, *, kind, name,
+    weights_init, *, kind, name, kkt_tol=None,
 ):
     M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init = _check_common(
         M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init
     )
+    if kkt_tol is not None:
+        kkt_tol = _check_positive("kkt_tol", kkt_tol, allow_zero=True)
     _check_option("update", update, _UPDATES)
     if not isinstance(learn_gamma, (bool, np.bool_)):
         raise ValueError(
@@ -232,24 +256,38 @@ def _vae(
     with _blas_single_thread():
         return _vae_impl(
             M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,
-            prune_tol, weights_init, kind=kind, name=name,
+            prune_tol, weights_init, kind=kind, name=name, kkt_tol=kkt_tol,
         )
 
 
 def _vae_impl(
     M, G, gamma, n_orient, update, learn_gamma, max_iter, tol, prune_tol,
-    weights_init, *, kind, name,
+    weights_init, *, kind, name, kkt_tol,
 ):
     Q, _ = _reduce_data(M)
     logger.debug(
         "%s: %d sensors, %d sources, %d times reduced to %d", name, *G.shape,
         M.shape[1], Q.shape[1],
     )
-    out = _mm_solve(
-        M, G, Q, n_orient=n_orient, gamma=gamma, kind=kind, update=update,
-        learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
-        prune_tol=prune_tol, weights_init=weights_init, eps=0.0, name=name,
-    )
+    if update == "newton":
+        out = _newton_solve(
+            M, G, Q, n_orient=n_orient, gamma=gamma, learn_gamma=learn_gamma,
+            max_iter=max_iter, tol=tol, kkt_tol=kkt_tol, prune_tol=prune_tol,
+            weights_init=weights_init, name=name,
+        )
+    else:
+        out = _mm_solve(
+            M, G, Q, n_orient=n_orient, gamma=gamma, kind=kind, update=update,
+            learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
+            prune_tol=prune_tol, weights_init=weights_init, eps=0.0, name=name,
+        )
+        if kind == "logdet":
+            out["kkt_violation"] = _kkt_violation(
+                G, Q, M.shape[1], n_orient, out["w"], out["gamma"], learn_gamma)
+            c = out["cost"]
+            out["rel_change"] = (
+                abs(c[-2] - c[-1]) / max(abs(c[-1]), np.finfo(float).tiny)
+                if c.size > 1 else 0.0)
     weights = _expand(out["w"], n_orient)
     cols = out["cols"]
     w_x = np.sqrt(weights)
@@ -272,5 +310,11 @@ def _vae_impl(
         model=name, n_orient=n_orient, params=params,
         info={"update": update, "learn_gamma": learn_gamma,
               "n_times_reduced": Q.shape[1], "n_rejected": out["n_rejected"],
-              "n_entered": out["n_added"]},
+              "n_entered": out["n_added"],
+              **{k: out[k] for k in _CERTIFICATE if k in out}},
     )
+
+
+# what the engines report beyond the SolverResult fields
+_CERTIFICATE = ("kkt_violation", "rel_change", "n_passes", "n_newton", "n_mm",
+                "n_evals")

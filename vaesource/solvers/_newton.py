@@ -1,0 +1,591 @@
+"""Working-set projected-Newton engine for cost (18) (``update="newton"``).
+
+Cost (18) with the encoder optimised away (appendix C.1) is::
+
+    L(w) = tr[Q^T Sigma^-1 Q] + n log|Sigma|,   Sigma = G diag(w) G^T + gamma I
+
+over one weight ``w_i >= 0`` per location (``n_orient`` columns ``G_i``).
+With ``K_ij = G_i^T Sigma^-1 G_j`` and ``B_i = G_i^T Sigma^-1 Q``:
+
+- gradient ``g_i = n tr(K_ii) - ||B_i||_F^2``; the MacKay ratio
+  ``rho_i = ||B_i||_F^2 / (n tr K_ii)`` is 1 where ``g_i = 0``;
+- Hessian ``H_ij = 2 tr(B_i^T K_ij B_j) - n ||K_ij||_F^2``.
+
+Why this engine. The MM fixed-point updates (MacKay, convex bounding, EM;
+:mod:`._mm`) converge linearly: on real MEG problems hundreds of iterations
+over thousands of columns, most of them spent while weights that belong at
+zero decay geometrically (measured: 283-444 iterations on the 7 mm volume of
+MNE's sample subject). This engine instead
+
+1. works on a small *working set* of locations and grows it from a full
+   pass over the source space (the MacKay ratio of every location; celer and
+   MNE's MxNE grow working sets the same way), so that only a handful of
+   passes touch all columns;
+2. solves on the working set with *projected Newton* steps (Bertsekas 1982)
+   on the exact Hessian above: weights that belong at zero are identified
+   exactly (a step that crosses zero lands on it and the location leaves),
+   and the active weights converge quadratically;
+3. keeps every accepted step a descent step (backtracking on the projection
+   arc; a safeguarded MacKay / convex-bounding step when Newton fails), so
+   cost (18) never increases;
+4. stops on a *certificate*: a full pass whose largest stationarity
+   violation (``|rho_i - 1|`` on active locations, ``rho_i - 1`` on inactive
+   ones, ``|rho_gamma - 1|`` for a learned noise) is below ``kkt_tol``, with
+   the relative cost change of the last step below ``tol``.
+
+``Sigma`` is factorised on the span of the active columns when there are few
+of them or when ``gamma`` is negligible (exact in the ``gamma -> 0`` limit),
+otherwise as the dense ``n_sensors x n_sensors`` matrix. Nothing of size
+``n_sources x n_sources`` is ever formed: the largest matrices are the
+Hessian of the free working-set locations and chunks of the whitened gain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+from scipy.linalg import blas
+
+from ..utils import ConvergenceWarning, logger, warn
+from ._common import _expand, _group_sum
+from ._mm import _chol, _cols, _tri
+
+# A location whose weight explains less than this fraction of its own
+# whitened power and whose gradient pushes it to zero is sent to zero
+# (Bertsekas' epsilon-active set): a full Newton step through a nearly
+# vanished weight is badly scaled.
+_BIND_FRACTION = 1e-3
+_GROWTH = 2.0
+_ENTRY_TRIES = 6
+_QP_ROUNDS = 10
+_LM_TRIES = 8
+_INNER_FRACTION = 0.1
+# Columns of the full pass whitened at once (bounds the memory to one chunk).
+_CHUNK = 4096
+
+
+# ---------------------------------------------------------------------------
+# Sigma and the quantities every step needs
+# ---------------------------------------------------------------------------
+class _DenseSigma:
+    """``Sigma = G_A W G_A^T + gamma I`` through its Cholesky factor ``L``."""
+
+    def __init__(self, G_A, w_cols, gamma, Q):
+        m = G_A.shape[0]
+        Gs = np.asfortranarray(G_A * np.sqrt(w_cols))
+        S = blas.dsyrk(1.0, Gs, lower=1) if G_A.shape[1] else np.zeros((m, m))
+        S.flat[:: m + 1] += gamma
+        self.L = _chol(S, "Sigma = G diag(w) G^T + gamma I")
+        self.TQ = _tri(self.L, Q)
+        self.data = float(np.sum(self.TQ**2))  # tr[Q^T Sigma^-1 Q]
+        self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.L))))
+        self._Linv = None
+
+    @property
+    def Linv(self):
+        # explicit L^-1: whitening by GEMM is faster than by TRSM
+        if self._Linv is None:
+            self._Linv = _tri(self.L, np.eye(self.L.shape[0]))
+        return self._Linv
+
+    def whiten(self, G_C):
+        """``T`` with ``T^T T = G_C^T Sigma^-1 G_C`` and ``T^T TQ = G_C^T
+        Sigma^-1 Q``."""
+        return self.Linv @ G_C
+
+    def solve(self, M):
+        """``Sigma^-1 M``."""
+        return self.Linv.T @ (self.Linv @ M)
+
+    solve_span = solve
+
+
+class _SpanSigma:
+    """``Sigma`` on the span of ``p <= n_sensors`` active columns.
+
+    With the thin QR ``G_A = U R``, ``Sigma`` acts as ``R W R^T + gamma I``
+    on ``span(U)`` and as ``gamma I`` on its complement: O(p^3) work, and
+    no ``1 / gamma`` multiplies a rounding error of the span, which keeps
+    the ``gamma -> 0`` limit accurate.
+    """
+
+    def __init__(self, basis, w_cols, gamma):
+        U, R, UQ, Q_res = basis
+        p = R.shape[0]
+        self.U, self.gamma, self.m = U, gamma, U.shape[0]
+        Rs = np.asfortranarray(R * np.sqrt(w_cols))
+        S = blas.dsyrk(1.0, Rs, lower=1)
+        S.flat[:: p + 1] += gamma
+        self.L = _chol(S, "R diag(w) R^T + gamma I")
+        self.Linv = _tri(self.L, np.eye(p))
+        TQ_span = self.Linv @ UQ
+        self._Q_res = Q_res
+        self.data = float(np.sum(Q_res**2)) / gamma + float(np.sum(TQ_span**2))
+        self.logdet = (self.m - p) * np.log(gamma) + 2.0 * float(
+            np.sum(np.log(np.diag(self.L)))
+        )
+        self._TQ_span = TQ_span
+
+    @property
+    def TQ(self):
+        return np.vstack([self._TQ_span, self._Q_res / np.sqrt(self.gamma)])
+
+    def whiten(self, G_C):
+        P = self.U.T @ G_C
+        # span part through the p x p factor, complement through 1 / gamma
+        return np.vstack([self.Linv @ P, (G_C - self.U @ P) / np.sqrt(self.gamma)])
+
+    def solve(self, M):
+        UM = self.U.T @ M
+        span = self.U @ (self.Linv.T @ (self.Linv @ UM))
+        return span + (M - self.U @ UM) / self.gamma
+
+    def solve_span(self, G_A):
+        """``Sigma^-1 G_A`` for columns in the span (their residual, pure
+        rounding, must not be amplified by ``1 / gamma``)."""
+        return self.U @ (self.Linv.T @ (self.Linv @ (self.U.T @ G_A)))
+
+
+@dataclass
+class _Problem:
+    """The arrays of one solve and the cache of the active columns' basis."""
+
+    G: np.ndarray
+    Q: np.ndarray
+    n_times: int
+    n_orient: int
+
+    def __post_init__(self):
+        self.n_sensors = self.G.shape[0]
+        self.col_norms2 = np.sum(self.G**2, axis=0)
+        self.loc_norms2 = _group_sum(self.col_norms2, self.n_orient)
+        self._basis_key = None
+
+    def cols(self, locs):
+        return _cols(locs, self.n_orient)
+
+    def sigma(self, w, gamma):
+        """Factorise Sigma at the weights ``w`` (all locations)."""
+        active = np.flatnonzero(w)
+        cols = self.cols(active)
+        w_cols = _expand(w[active], self.n_orient)
+        p, m = cols.size, self.n_sensors
+        # the span form costs O(m p^2) per new active set and O(p^3) per
+        # step; it pays when p is small, and is needed when gamma is
+        # negligible next to the sources (then the dense Sigma is
+        # numerically singular)
+        tiny = p and gamma < 1e-8 * float(np.max(w_cols * self.col_norms2[cols]))
+        if 0 < p <= m and (p <= 0.4 * m or tiny):
+            basis = self._basis(cols)
+            if basis is not None:
+                return _SpanSigma(basis, w_cols, gamma)
+        return _DenseSigma(self.G[:, cols], w_cols, gamma, self.Q)
+
+    def _basis(self, cols):
+        key = cols.tobytes()
+        if key != self._basis_key:
+            U, R = linalg.qr(self.G[:, cols], mode="economic", check_finite=False)
+            d = np.abs(np.diag(R))
+            if d.min() <= 1e-10 * d.max():  # dependent columns: use dense
+                self._basis_key, self._basis_val = key, None
+            else:
+                UQ = U.T @ self.Q
+                self._basis_val = (U, R, UQ, self.Q - U @ UQ)
+                self._basis_key = key
+        return self._basis_val
+
+
+def _cost(sig, n_times):
+    """Cost (18) from a factorisation of Sigma."""
+    return sig.data + n_times * sig.logdet
+
+
+def _ratios(prob, sig, locs):
+    """``(rho, z)`` of the given locations, whitening in chunks (a full pass).
+
+    ``z_i = tr(K_ii)`` and ``rho_i = ||B_i||_F^2 / (n z_i)``.
+    """
+    o, n = prob.n_orient, prob.n_times
+    rho, z = np.empty(locs.size), np.empty(locs.size)
+    TQ = sig.TQ
+    step = max(1, _CHUNK // o)
+    for start in range(0, locs.size, step):
+        sl = slice(start, start + step)
+        T = sig.whiten(prob.G[:, prob.cols(locs[sl])])
+        z[sl] = _group_sum(np.sum(T**2, axis=0), o)
+        a2 = _group_sum(np.sum((T.T @ TQ) ** 2, axis=1), o)
+        rho[sl] = a2 / (n * z[sl])
+    return rho, z
+
+
+def _violation(rho, active):
+    """Stationarity violation per location (0 at a KKT point of (18))."""
+    return np.where(active, np.abs(rho - 1.0), np.maximum(rho - 1.0, 0.0))
+
+
+# ---------------------------------------------------------------------------
+# One Newton step on the working set
+# ---------------------------------------------------------------------------
+def _hessian(T_F, B_F, n_times, n_orient):
+    """Hessian of cost (18) on the free locations (see the module docstring)."""
+    K = T_F.T @ T_F
+    E = K * (2.0 * (B_F @ B_F.T) - n_times * K)
+    if n_orient == 1:
+        return E
+    m = E.shape[0] // n_orient
+    return E.reshape(m, n_orient, m, n_orient).sum(axis=(1, 3))
+
+
+def _newton_direction(H, g, lam):
+    """``-(H + lam D)^-1 g`` with ``D = diag|H|``; the damping grows until
+    the matrix is positive definite. Returns ``(d, lam used)``."""
+    scale = np.abs(np.diag(H)).copy()
+    scale[scale == 0] = 1.0
+    for _ in range(40):
+        try:
+            c = linalg.cho_factor(H + lam * np.diag(scale), lower=True,
+                                  check_finite=False)
+        except linalg.LinAlgError:
+            lam = max(10.0 * lam, 1e-6)
+            continue
+        return -linalg.cho_solve(c, g, check_finite=False), lam
+    return None, lam
+
+
+def _bounded_newton(H, g, w, lam):
+    """Step ``d`` minimising the damped Newton model subject to ``w + d >= 0``.
+
+    The locations whose step crosses zero are fixed there and the step of
+    the others recomputed (their model gradient includes the fixed ones'
+    move), until no more cross: the weights that belong at zero all leave in
+    one step instead of one line search at a time.
+    """
+    d = np.zeros_like(w)
+    fixed = np.zeros(w.size, bool)
+    for _ in range(_QP_ROUNDS):
+        F = np.flatnonzero(~fixed)
+        Z = np.flatnonzero(fixed)
+        d[Z] = -w[Z]
+        if F.size == 0:
+            return d
+        dF, lam = _newton_direction(
+            H[np.ix_(F, F)], g[F] + H[np.ix_(F, Z)] @ d[Z], lam)
+        if dF is None:
+            return None
+        d[F] = dF
+        cross = F[w[F] + dF < 0]
+        if cross.size == 0:
+            break
+        fixed[cross] = True
+    return d
+
+
+@dataclass
+class _State:
+    """The iterate: weights of all locations, noise and cost history."""
+
+    w: np.ndarray
+    gamma: float
+    sig: object
+    cost: list
+    n_iter: int = 0
+    n_newton: int = 0
+    n_mm: int = 0
+    n_evals: int = 0
+    damping: float = 0.0
+    last_change: float = 0.0  # of the last accepted step
+
+    @property
+    def f(self):
+        return self.cost[-1]
+
+    def accept(self, w, gamma, sig, f):
+        self.last_change = abs(self.f - f) / max(abs(f), np.finfo(float).tiny)
+        self.w, self.gamma, self.sig = w, gamma, sig
+        self.cost.append(f)
+
+
+def _prune(prob, w, gamma, prune_tol):
+    """Zero the weights whose variance is negligible next to the noise."""
+    w[w * prob.loc_norms2 <= prune_tol * gamma] = 0.0
+    return w
+
+
+def _try(prob, st, w, gamma, prune_tol):
+    """Cost at a trial point: ``(f, sig, w)``."""
+    w = _prune(prob, w, gamma, prune_tol)
+    sig = prob.sigma(w, gamma)
+    st.n_evals += 1
+    return _cost(sig, prob.n_times), sig, w
+
+
+def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
+    """One projected-Newton step on the working set ``W``; False if none."""
+    o, n = prob.n_orient, prob.n_times
+    w_W = st.w[W]
+    active = w_W > 0
+    g = n * z * (1.0 - rho)
+    # epsilon-active set: nearly vanished weights pushed to zero go there
+    bind = active & (g > 0) & (w_W * z / o < _BIND_FRACTION)
+    free = np.flatnonzero(active & ~bind)
+    if free.size * o > max_cols:
+        return None  # too many free locations for a dense Hessian
+    # inactive locations whose gradient pulls them in, the strongest first,
+    # as many as the Hessian holds
+    enter = np.flatnonzero(~active & (rho > 1.0))
+    enter = enter[np.argsort(-rho[enter])][: max_cols // o - free.size]
+    free = np.sort(np.concatenate([free, enter]))
+    if free.size == 0 and not bind.any():
+        return False
+    H = _hessian(T[:, _cols(free, o)], B[_cols(free, o)], n, o) if free.size else None
+    # Levenberg-Marquardt: the damping grows after a step that does not lower
+    # the cost and shrinks after one that does
+    lam = st.damping
+    for _ in range(_LM_TRIES):
+        d = np.zeros(W.size)
+        if free.size:
+            dF = _bounded_newton(H, g[free], w_W[free], lam)
+            if dF is None:
+                return None
+            d[free] = dF
+        d[bind] = -w_W[bind]
+        w = st.w.copy()
+        w[W] = np.maximum(w_W + d, 0.0)
+        f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
+        if f <= st.f:
+            st.accept(w, st.gamma, sig, f)
+            st.n_newton += 1
+            st.damping = 0.0 if lam <= 1e-3 else lam / 10.0
+            return True
+        if abs(float(g @ d)) < 1e-15 * abs(st.f):
+            break  # no decrease left above rounding
+        lam = max(10.0 * lam, 1e-3)
+    st.damping = lam
+    return None
+
+
+def _mm_step(prob, st, W, rho, prune_tol):
+    """MacKay step ``w rho``, or the convex-bounding step ``w sqrt(rho)``
+    (which cannot raise the cost) when MacKay's would."""
+    for power in (1.0, 0.5):
+        w = st.w.copy()
+        w[W] = st.w[W] * rho**power
+        f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
+        if f <= st.f:
+            st.accept(w, st.gamma, sig, f)
+            st.n_mm += 1
+            return True
+    return False
+
+
+def _enter(prob, st, locs, w_single, prune_tol):
+    """Bring locations in at a common fraction of their single-location optima.
+
+    ``(rho_i - 1) / z_i`` is where cost (18) is lowest when location ``i``
+    alone enters (exact with one column per location). Newton from ``w_i =
+    0`` undershoots it by about ``2 rho_i - 1``; entering together they
+    overshoot, hence the backtracking on a common fraction.
+    """
+    t = 1.0
+    for _ in range(_ENTRY_TRIES):
+        w = st.w.copy()
+        w[locs] = t * w_single
+        f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
+        if f < st.f:
+            st.accept(w, st.gamma, sig, f)
+            return
+        t *= 0.25
+
+
+def _best_gamma(prob, st):
+    """Exact minimiser of cost (18) over gamma at the current weights.
+
+    With ``G_A W G_A^T = V diag(lam) V^T`` and ``c = ||V^T Q||^2`` (rows),
+    ``L(gamma) = sum c_j / (lam_j + gamma) + n sum log(lam_j + gamma)``,
+    whose derivative in ``log gamma`` is bisected.
+    """
+    active = np.flatnonzero(st.w)
+    G_A = prob.G[:, prob.cols(active)] * np.sqrt(
+        _expand(st.w[active], prob.n_orient))
+    lam, V = np.linalg.eigh(G_A @ G_A.T)
+    lam = np.maximum(lam, 0.0)
+    c = np.sum((V.T @ prob.Q) ** 2, axis=1)
+    n = prob.n_times
+
+    def slope(log_g):  # dL / dlog(gamma)
+        g = np.exp(log_g)
+        return g * np.sum(-c / (lam + g) ** 2 + n / (lam + g))
+
+    lo = hi = np.log(st.gamma)
+    while slope(lo) > 0 and lo > -700:
+        lo -= 2.0
+    while slope(hi) < 0 and hi < 700:
+        hi += 2.0
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if slope(mid) < 0 else (lo, mid)
+    return float(np.exp(0.5 * (lo + hi)))
+
+
+def _update_gamma(prob, st, prune_tol):
+    gamma = _best_gamma(prob, st)
+    f, sig, w = _try(prob, st, st.w.copy(), gamma, prune_tol)
+    if f <= st.f:
+        st.accept(w, gamma, sig, f)
+
+
+def _gamma_violation(prob, sig, gamma):
+    """``|rho_gamma - 1|``: the noise seen as ``n_sensors`` identity columns."""
+    SQ = sig.solve(prob.Q)
+    tr_inv = float(np.sum(sig.Linv**2))
+    if isinstance(sig, _SpanSigma):
+        tr_inv += (prob.n_sensors - sig.Linv.shape[0]) / gamma
+    return abs(float(np.sum(SQ**2)) / prob.n_times / tr_inv - 1.0)
+
+
+def _inner(prob, st, W, *, learn_gamma, tol, inner_tol, prune_tol, max_iter,
+           max_cols):
+    """Converge on the working set ``W``; returns the number of steps."""
+    o = prob.n_orient
+    n_steps = 0
+    while st.n_iter < max_iter:
+        T = st.sig.whiten(prob.G[:, _cols(W, o)])
+        B = T.T @ st.sig.TQ
+        z = _group_sum(np.sum(T**2, axis=0), o)
+        rho = _group_sum(np.sum(B**2, axis=1), o) / (prob.n_times * z)
+        viol = _violation(rho, st.w[W] > 0)
+        if viol.max(initial=0.0) <= inner_tol and st.last_change <= tol:
+            break
+        st.n_iter += 1
+        ok = _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols)
+        if ok is False:
+            break  # nothing free: stationary on W
+        if ok is None and not _mm_step(prob, st, W, rho, prune_tol):
+            break  # no descent left above rounding
+        if learn_gamma:
+            _update_gamma(prob, st, prune_tol)
+        n_steps += 1
+    return n_steps
+
+
+def _start(prob, gamma, usable, max_cols):
+    """Starting weights: equal weights matching the data power.
+
+    On small problems every location starts there (as the MM updates do);
+    on large ones only the ``n_sensors / 2`` columns whose locations explain
+    the data best at ``Sigma = gamma I`` (largest MacKay ratio), so that the
+    working set starts small.
+    """
+    o = prob.n_orient
+    w = np.zeros(prob.loc_norms2.size)
+    locs = np.flatnonzero(usable)
+    n_passes = 0
+    if locs.size * o > 2 * max_cols:
+        n_passes = 1
+        rho, _ = _ratios(prob, prob.sigma(w, gamma), locs)
+        keep = rho > 1.0
+        locs = locs[keep][np.argsort(-rho[keep])[: max(1, prob.n_sensors // (2 * o))]]
+    data_power = float(np.sum(prob.Q**2)) / prob.n_times
+    if locs.size and data_power > 0:
+        w[locs] = data_power / float(np.sum(prob.loc_norms2[locs]))
+    return w, n_passes
+
+
+def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
+                  kkt_tol, prune_tol, weights_init, name):
+    """Minimise cost (18); returns the same dict as :func:`._mm._mm_solve`."""
+    prob = _Problem(G, Q, M.shape[1], n_orient)
+    usable = prob.loc_norms2 > 0
+    m = prob.n_sensors
+    # the Hessian of the free locations stays below this many columns
+    max_cols = max(4 * m, 512)
+
+    n_passes = 0
+    if weights_init is None:
+        w, n_passes = _start(prob, gamma, usable, max_cols)
+    else:
+        w = np.where(usable, weights_init, 0.0)
+    sig = prob.sigma(w, gamma)
+    st = _State(w=w, gamma=gamma, sig=sig, cost=[_cost(sig, prob.n_times)])
+    usable_locs = np.flatnonzero(usable)
+    n_grow = max(1, m // (2 * n_orient))  # fewest locations added per pass
+    n_added = 0
+    converged = False
+    while True:
+        # a full pass: the certificate, and the locations that want in
+        kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma, learn_gamma)
+        n_passes += 1
+        active = st.w[usable_locs] > 0
+        if kkt <= kkt_tol and st.last_change <= tol:
+            converged = True
+            break
+        if st.n_iter >= max_iter:
+            break
+        wants_in = np.flatnonzero(~active & (rho > 1.0 + kkt_tol))
+        wants_in = wants_in[np.argsort(-rho[wants_in])]
+        wants_in = wants_in[: max(n_grow, int(_GROWTH * active.sum()))]
+        grow = usable_locs[wants_in]
+        _enter(prob, st, grow, (rho[wants_in] - 1.0) / z[wants_in], prune_tol)
+        n_added += grow.size
+        W = np.union1d(usable_locs[active], grow)
+        # inexact solves while the working set is far from complete
+        n_steps = _inner(
+            prob, st, W, learn_gamma=learn_gamma, tol=tol,
+            inner_tol=max(kkt_tol, _INNER_FRACTION * kkt), prune_tol=prune_tol,
+            max_iter=max_iter, max_cols=max_cols,
+        )
+        logger.debug(
+            "%s: pass %d, %d in working set (%d new), %d active, cost %.10g, "
+            "KKT %.2e, %d steps", name, n_passes, W.size, grow.size,
+            np.count_nonzero(st.w), st.f, kkt, n_steps,
+        )
+        if n_steps == 0:
+            break  # no descent left above rounding: cannot certify
+
+    if not converged:
+        warn(
+            f"{name} did not reach a certified stationary point after "
+            f"{st.n_iter} iterations: largest stationarity violation "
+            f"{kkt:.2e} (kkt_tol {kkt_tol:.2e}), relative cost change "
+            f"{st.last_change:.2e} (tol {tol:.2e}).",
+            ConvergenceWarning,
+        )
+
+    active = np.flatnonzero(st.w)
+    cols = prob.cols(active)
+    w_cols = _expand(st.w[active], n_orient)
+    X = np.zeros((G.shape[1], M.shape[1]))
+    if active.size:
+        SinvG = st.sig.solve_span(G[:, cols])
+        X[cols] = w_cols[:, None] * (SinvG.T @ M)
+    else:
+        SinvG = np.zeros((m, 0))
+    return dict(
+        X=X, w=st.w, cols=cols, w_cols=w_cols, G_A=G[:, cols], SinvG=SinvG,
+        gamma=st.gamma, cost=np.asarray(st.cost), n_iter=st.n_iter,
+        converged=converged, n_rejected=0, n_added=n_added,
+        kkt_violation=kkt, rel_change=st.last_change, n_passes=n_passes,
+        n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
+    )
+
+
+
+
+
+def _certificate(prob, sig, w, gamma, learn_gamma):
+    """Largest stationarity violation over all locations (one full pass)."""
+    locs = np.flatnonzero(prob.loc_norms2 > 0)
+    rho, z = _ratios(prob, sig, locs)
+    viol = _violation(rho, w[locs] > 0)
+    kkt = float(viol.max(initial=0.0))
+    if learn_gamma:
+        kkt = max(kkt, _gamma_violation(prob, sig, gamma))
+    return kkt, rho, z
+
+
+def _kkt_violation(G, Q, n_times, n_orient, w, gamma, learn_gamma=False):
+    """The certificate of any weights (used for the MM engines' results)."""
+    prob = _Problem(G, Q, n_times, n_orient)
+    return _certificate(prob, prob.sigma(w, gamma), w, gamma, learn_gamma)[0]
