@@ -120,7 +120,7 @@ def test_plot_sources_source_and_truth_in_place(rendering, small_template, later
         info = plotter.vaesource
         assert info.units == "nAm"
         assert info.clim == pytest.approx((0.0, 20.0))
-        assert any("nAm" in title for title in plotter.scalar_bars.keys())
+        assert info.colorbar["text"] == "amplitude (nAm)"
         # the strong lh source, in the lh lateral panel: colour map colour
         lateral = [s for s in info.sources if s["vertex"] == v_src
                    and info.panels[s["panel"]]["title"] == "lh lateral"]
@@ -427,3 +427,138 @@ def test_plot_volume_sources_sample_subject(rendering, testing_data):
         assert (img[rows, cols].astype(int).sum(axis=-1) < 700).mean() > 0.05
     finally:
         plotter.close()
+
+
+# ------------------------------------------------------- issue 12: readability
+def _texts(plotter):
+    """Every 2-D text of a plotter."""
+    from vtkmodules.vtkRenderingCore import vtkTextActor
+
+    return [a.GetInput() for r in plotter.renderers for a in r.GetViewProps()
+            if isinstance(a, vtkTextActor)]
+
+
+def test_colour_bar_label_clear_of_ticks(rendering, small_template, lateral_vertices):
+    """The colour bar says what it shows (amplitude and unit, not the figure
+    title) above the bar, its tick labels on one line below it: on the
+    pixels, text above the bar, one band of text below, none on it."""
+    v_src, _ = lateral_vertices
+    stc = _stc(small_template, {("lh", v_src): 12e-9})
+    plotter = viz.plot_sources(stc, surfaces=small_template, title="full VAE",
+                               views=("lateral",))
+    try:
+        assert plotter.vaesource.colorbar["text"] == "amplitude (nAm)"
+        assert "full VAE" in _texts(plotter)  # the title: in the legend
+        img = plotter.screenshot().astype(int)
+    finally:
+        plotter.close()
+    strip = img[-90:]
+    r, g, b = strip[..., 0], strip[..., 1], strip[..., 2]
+    bar = (r > 200) & (b < 90) & (r - b > 120)  # yellow -> red colour map
+    rows = np.flatnonzero(bar.sum(axis=1) > 100)
+    cols = np.flatnonzero(bar.sum(axis=0) > 3)
+    assert rows.size > 5
+    dark = strip[:, cols.min(): cols.max() + 1].sum(axis=-1) < 250
+    text_rows = np.flatnonzero(dark.any(axis=1))
+    above = text_rows[text_rows < rows.min()]
+    below = text_rows[text_rows > rows.max()]
+    assert above.size and below.size
+    assert not dark[rows.min(): rows.max() + 1].any()
+    # one line of tick labels (a title there would make a second one)
+    assert below.max() - below.min() < 16, below
+
+
+def test_cortex_shading_is_smooth(small_template):
+    """Curvature shading varies smoothly over the mesh (no two-tone bands)."""
+    from vaesource.viz._render import GYRUS_GRAY, SULCUS_GRAY
+
+    cortex = _make_cortex(small_template.surfaces["inflated"], "inflated",
+                          small_template.sulc)
+    for hemi in ("lh", "rh"):
+        shade, tris = cortex.shade[hemi], cortex.tris[hemi]
+        assert SULCUS_GRAY - 1e-9 <= shade.min() and shade.max() <= GYRUS_GRAY + 1e-9
+        assert len(np.unique(np.round(shade, 3))) > 50
+        # neighbours differ by a fraction of the gyrus-sulcus contrast
+        steps = np.abs(shade[tris[:, 0]] - shade[tris[:, 1]])
+        assert np.percentile(steps, 99) < 0.5 * (GYRUS_GRAY - SULCUS_GRAY)
+
+
+def test_plot_comparison_shows_the_views_with_sources(rendering, small_template,
+                                                      lateral_vertices):
+    """By default only the views facing the sources are drawn, and the legend
+    says so; explicit views are kept."""
+    v_src, v_other = lateral_vertices
+    stcs = {"a": _stc(small_template, {("lh", v_src): 10e-9}),
+            "b": _stc(small_template, {("lh", v_other): 5e-9})}
+    plotter = viz.plot_comparison(stcs, surfaces=small_template)
+    try:
+        info = plotter.vaesource
+        assert {p["title"] for p in info.panels if p["title"]} == {"lh lateral"}
+        assert {(p["view"], p["hemis"]) for p in info.panels} == {("lateral", ("lh",))}
+        assert "facing the sources" in info.views and "rh" in info.views
+    finally:
+        plotter.close()
+    plotter = viz.plot_comparison(stcs, surfaces=small_template,
+                                  views=("lateral", "medial"))
+    try:
+        assert len(plotter.vaesource.panels) == 2 * 4
+    finally:
+        plotter.close()
+
+
+def test_time_courses_truth_drawn_like_the_estimate(small_template, lateral_vertices):
+    """A loose-orientation estimate holds norms: the signed truth is drawn as
+    amplitudes too, and a true source with an estimate nearby (another
+    vertex, a coarser grid) takes its colour; the legend says what is true."""
+    v1, v2 = lateral_vertices
+    rr = small_template.surfaces["white"]["lh"][0]
+    # the true source: a fine-grid vertex a few mm from the estimated one
+    near = np.argsort(np.linalg.norm(rr - rr[v1], axis=1))
+    v_true = int(next(v for v in near if v not in small_template.vertices[0]))
+    assert np.linalg.norm(rr[v_true] - rr[v1]) < 0.01
+    stc = _stc(small_template, {("lh", v1): 20e-9, ("lh", v2): 5e-9})
+    truth = mne.SourceEstimate(np.array([[0, -5e-9, -18e-9, -4e-9, 0]]),
+                               [np.array([v_true]), np.array([], int)], 0.0, 0.01)
+    positions = {h: small_template.surfaces["white"][h][0] for h in ("lh", "rh")}
+    fig = viz.plot_time_courses(stc, truth=truth, positions=positions)
+    ax = fig.axes[0]
+    solid = [ln for ln in ax.lines if ln.get_linestyle() == "-" and len(ln.get_xdata())]
+    dashed = [ln for ln in ax.lines if ln.get_linestyle() == "--" and len(ln.get_xdata())]
+    assert len(dashed) == 1
+    assert dashed[0].get_ydata().min() >= 0  # amplitude, as the estimate
+    assert dashed[0].get_color() == solid[0].get_color()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("gray" in t for t in legend), legend
+    plt.close(fig)
+    # far from any estimate: gray, and the legend says why
+    far = _stc(small_template, {("rh", 3): 1e-8})
+    fig = viz.plot_time_courses(far, truth=truth, positions=positions)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("gray: no estimate within 15 mm" in t for t in legend), legend
+    plt.close(fig)
+    # a fixed-orientation estimate with a sign: both drawn signed
+    signed = _stc(small_template, {("lh", v1): -20e-9})
+    fig = viz.plot_time_courses(signed, truth=truth, positions=positions)
+    ys = [ln.get_ydata() for ln in fig.axes[0].lines if ln.get_linestyle() == "--"
+          and len(ln.get_xdata())]
+    assert ys[0].min() < 0 and "signed" in fig.axes[0].get_ylabel()
+    plt.close(fig)
+
+
+def test_success_curves_coinciding_models_stay_visible():
+    """Identical diagonal-VAE and autoencoder curves: different dashes and
+    markers, so both show; the r = d line is labelled."""
+    rs = np.arange(10, 100, 10)
+    same = np.linspace(1, 0, rs.size)
+    rates = {"unit": {m: (rs, same, np.full(rs.size, 100))
+                      for m in ("full_vae", "diag_vae", "autoencoder", "group_lasso")}}
+    fig = viz.plot_success_curves(rates)
+    ax = fig.axes[0]
+    lines = {ln.get_label(): ln for ln in ax.lines}
+    diag, ae = lines["diagonal VAE"], lines["autoencoder (h = log)"]
+    assert diag.get_linestyle() != ae.get_linestyle()
+    assert diag.get_marker() != ae.get_marker()
+    assert diag.get_linewidth() > ae.get_linewidth()  # the one below is wider
+    assert any(t.get_text() == "r = d" for t in ax.texts)
+    plt.close(fig)
+

@@ -14,14 +14,15 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 # Colours of the things every render shares
-GYRUS_GRAY = 0.80
-SULCUS_GRAY = 0.55
+GYRUS_GRAY = 0.86
+SULCUS_GRAY = 0.56
 TRUTH_COLOR = "#00b140"  # green: distinct from the warm amplitude colour map
 DEFAULT_CMAP = "autumn_r"  # yellow (weak) -> red (strong), saturated everywhere
 _FONT_COLOR = "black"
@@ -47,6 +48,14 @@ class RenderInfo:
         Colour limits in colour-bar units (None when nothing is active).
     units : str
         Colour-bar units.
+    colorbar : dict | None
+        The colour bar: ``text`` (its label, quantity and unit), ``bar``
+        and ``label`` (the VTK actors, in the strip's renderer); None
+        without one.
+    views : str
+        How the views were chosen (e.g. "views with sources: lh lateral").
+    glass : str
+        What the translucent surface of a glass brain is.
     """
 
     panels: list = field(default_factory=list)
@@ -54,6 +63,9 @@ class RenderInfo:
     truth: list = field(default_factory=list)
     clim: tuple | None = None
     units: str = ""
+    colorbar: dict | None = None
+    views: str = ""
+    glass: str = ""
 
 
 def _verbose(func):
@@ -256,49 +268,116 @@ def _nice_ticks(bar, clim):
     bar.SetLabelFormat("%g")
 
 
-def _fill_strip(plotter, *, actor, units, title, truth, note):
-    """The bottom strip: colour bar (or a note), legend of the markers."""
+@dataclass
+class _Strip:
+    """Layout of the bottom strip: its legend lines, type size and height."""
+
+    title: str | None
+    lines: list
+    font: int
+    note: str | None
+    height: int  # px
+
+
+def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None):
+    """The strip of a render ``width`` pixels wide: the legend fills its right
+    part, in smaller type and then on wrapped lines when it is narrow, and
+    the strip grows to hold it (at least the colour bar's 90 px)."""
+    legend = []
+    if estimate:
+        legend.append("spheres: estimate (colour, size: amplitude)")
+    if truth:
+        legend.append("green rings: ground truth")
+    if extra:
+        legend.append(extra)
+    # VTK type of size f: about 1.03 f px per character, 2 f px per line
+    width_px = (0.98 - _LEGEND_X) * width
+    longest = max((len(entry) for entry in legend), default=0)
+    font = 9 if longest * 9.3 <= width_px else 8
+    lines = [line for entry in legend
+             for line in textwrap.wrap(entry, int(width_px / (1.03 * font)),
+                                       subsequent_indent="  ")]
+    height = (12 + (2 * (font + 2) + 4 if title else 0) + 2 * font * len(lines)
+              + (24 if note and estimate else 0))
+    return _Strip(title=title, lines=lines, font=font, note=note,
+                  height=max(90, height))
+
+
+def _fill_strip(plotter, plan, *, actor, units):
+    """The bottom strip, laid out by ``plan`` (:func:`_plan_strip`): colour bar
+    (or a note), title and legend; returns the colour bar (see
+    :attr:`RenderInfo.colorbar`).
+
+    The colour bar is labelled with its quantity and unit above the bar,
+    its ticks below it, so label and ticks never meet; the figure's title
+    heads the legend on the right.
+    """
+    h = float(plan.height)
+
+    def y(px_from_top):
+        return 1.0 - px_from_top / h
+
+    actors = None
     if actor is not None:
         bar = plotter.add_scalar_bar(
-            title=f"{title} ({units})",
+            title="",
             mapper=actor.mapper,
             vertical=False,
             position_x=0.06,
-            position_y=0.12,
-            width=0.42,
-            height=0.80,
+            position_y=y(85),
+            width=0.36,
+            height=56 / h,
             n_labels=5,
             fmt="%.3g",
             color=_FONT_COLOR,
-            title_font_size=14,
-            label_font_size=12,
+            label_font_size=15,
             bold=False,
             font_family="arial",
             shadow=False,
             interactive=False,
         )
-        # tick labels below the bar, title above: they never overlap
+        # ticks below the bar; the quantity label is our own text above it
         bar.SetTextPositionToPrecedeScalarBar()
-        bar.SetBarRatio(0.3)
+        bar.SetBarRatio(0.38)
+        # VTK shrinks tick labels to fit its own box; keep them readable
+        bar.SetUnconstrainedFontSize(True)
         _nice_ticks(bar, actor.mapper.scalar_range)
-    legend = []
-    if actor is not None:
-        legend.append("spheres: estimate\n(colour and size: amplitude)")
-    if truth:
-        legend.append("green rings: ground truth")
-    if legend:
-        plotter.add_text(
-            "\n".join(legend),
-            position=(0.56, 0.30),
-            viewport=True,
-            font_size=9,
-            color=_FONT_COLOR,
+        label = plotter.add_text(
+            _colorbar_label(units), position=(0.06, y(6)), viewport=True,
+            font_size=9, color=_FONT_COLOR,
         )
-    if note:
-        plotter.add_text(
-            note, position=(0.06, 0.45) if actor is None else (0.56, 0.05),
-            viewport=True, font_size=11, color="#a00000",
+        label.GetTextProperty().SetVerticalJustificationToTop()
+        actors = dict(bar=bar, label=label, text=_colorbar_label(units))
+    top = 6
+    if plan.title:
+        heading = plotter.add_text(str(plan.title), position=(_LEGEND_X, y(top)),
+                                   viewport=True, font_size=plan.font + 2,
+                                   color=_FONT_COLOR)
+        heading.GetTextProperty().SetBold(True)
+        heading.GetTextProperty().SetVerticalJustificationToTop()
+        top += 2 * (plan.font + 2) + 4
+    if plan.lines:
+        text = plotter.add_text("\n".join(plan.lines), position=(_LEGEND_X, y(top)),
+                                viewport=True, font_size=plan.font,
+                                color=_FONT_COLOR)
+        text.GetTextProperty().SetVerticalJustificationToTop()
+        top += 2 * plan.font * len(plan.lines) + 2
+    if plan.note:
+        note = plotter.add_text(
+            plan.note, position=(0.06, 0.45) if actor is None else (_LEGEND_X, y(top)),
+            viewport=True, font_size=10, color="#a00000",
         )
+        if actor is not None:
+            note.GetTextProperty().SetVerticalJustificationToTop()
+    return actors
+
+
+# left edge of the legend in the strip (the colour bar takes 0.06 to 0.42)
+_LEGEND_X = 0.47
+
+
+def _colorbar_label(units):
+    return f"amplitude ({units})"
 
 
 def _add_title(plotter, text, *, heading=False, bottom=False):
@@ -386,6 +465,38 @@ def world_to_pixel(plotter, renderer_index, pos):
     x, y = coordinate.GetComputedDoubleDisplayValue(renderer)
     height = plotter.window_size[1]
     return float(x), float(height - 1 - y)
+
+
+def as_figure(plotter, *, close: bool = True):
+    """A matplotlib figure showing an off-screen render, e.g. for ``plt.show()``.
+
+    The renders are made off screen, so a plain script (or a notebook)
+    cannot open their plotter in a window; as a matplotlib figure, at the
+    render's pixel size, it shows like any other figure (and sphinx-gallery
+    collects it).
+
+    Parameters
+    ----------
+    plotter : pyvista.Plotter
+        A render of :mod:`vaesource.viz`.
+    close : bool
+        Close the plotter once its image is taken.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    img = plotter.screenshot()
+    if close:
+        plotter.close()
+    height, width = img.shape[:2]
+    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(img)
+    ax.set_axis_off()
+    return fig
 
 
 def _attach(plotter, info):

@@ -35,6 +35,7 @@ from ._render import (
     _attach,
     _fill_strip,
     _glyph_radii,
+    _plan_strip,
     _new_plotter,
     _units,
     _verbose,
@@ -57,6 +58,10 @@ _WHOLE_VIEWS = {
 VIEWS = tuple(_SPLIT_VIEWS) + tuple(_WHOLE_VIEWS)
 # gap between the two inflated hemispheres, as a fraction of their width
 _INFLATED_GAP = 0.06
+# "auto" views: a source whose normal has at least this component towards a
+# lateral or medial camera is shown there (the inflated surface's side views
+# hold most of the cortex; a whole-brain view would add a tall extra row)
+_SIDE_VISIBLE = 0.25
 # glyph size relative to the largest extent of the rendered cortex
 _SPHERE_SIZE = 0.03
 # narrowest default image: room for the colour bar and the legend
@@ -70,7 +75,7 @@ class _Cortex:
     rr: dict
     tris: dict
     nn: dict
-    sulcus: dict  # bool per vertex: darker shade
+    shade: dict  # gray level per vertex, from the curvature
     surface: str
 
     @property
@@ -151,8 +156,30 @@ def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
     return {hemi: surfaces[hemi] for hemi in HEMIS}, curvature
 
 
+def _curvature_shade(curv, tris, n_smooth=2):
+    """Gray level per vertex: light on gyri, dark in sulci, smooth between.
+
+    A hard threshold of the curvature (MNE's "classic" binary cortex) draws
+    jagged two-tone bands on a surface as coarse as fsaverage5; a smoothed
+    curvature through a soft step instead shades the folds continuously at
+    the rendered resolution.
+    """
+    c = np.asarray(curv, float).copy()
+    n = len(c)
+    # mean over each vertex and its neighbours, a few times
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    degree = np.bincount(edges[:, 0], minlength=n) + 1.0
+    for _ in range(n_smooth):
+        total = c.copy()
+        np.add.at(total, edges[:, 0], c[edges[:, 1]])
+        c = total / degree
+    scale = np.percentile(np.abs(c), 85)
+    t = 0.5 * (1 + np.tanh(2.5 * c / (scale if scale > 0 else 1.0)))
+    return GYRUS_GRAY - (GYRUS_GRAY - SULCUS_GRAY) * t
+
+
 def _make_cortex(surfaces, surface, curvature) -> _Cortex:
-    rr, tris, nn, sulcus = {}, {}, {}, {}
+    rr, tris, nn, shade = {}, {}, {}, {}
     for hemi in HEMIS:
         r, t = surfaces[hemi]
         r = np.array(r, float)
@@ -170,9 +197,9 @@ def _make_cortex(surfaces, surface, curvature) -> _Cortex:
                     f"The {hemi} curvature has {c.size} values but the surface "
                     f"has {len(r)} vertices."
                 )
-            sulcus[hemi] = c > 0
+            shade[hemi] = _curvature_shade(c, t)
         else:
-            sulcus[hemi] = np.zeros(len(r), bool)
+            shade[hemi] = np.full(len(r), GYRUS_GRAY)
     if surface == "inflated":
         # inflated hemispheres overlap in space: put them side by side
         width = max(np.ptp(rr[h][:, 0]) for h in HEMIS)
@@ -181,7 +208,7 @@ def _make_cortex(surfaces, surface, curvature) -> _Cortex:
         rr["rh"][:, 0] -= rr["rh"][:, 0].min() - gap
     for hemi in HEMIS:
         nn[hemi] = _vertex_normals(rr[hemi], tris[hemi])
-    return _Cortex(rr=rr, tris=tris, nn=nn, sulcus=sulcus, surface=surface)
+    return _Cortex(rr=rr, tris=tris, nn=nn, shade=shade, surface=surface)
 
 
 # ---------------------------------------------------------------- estimates
@@ -335,6 +362,54 @@ def _camera_for(view, hemis):
     return _WHOLE_VIEWS[view]
 
 
+def _auto_panels(cortex, marked, hemi):
+    """Panels facing the sources: each marked vertex in the lateral or medial
+    view its (rendered) surface normal faces most, or, when it faces neither
+    (a normal mostly up, down, forward or back), in that whole-brain view.
+
+    Parameters
+    ----------
+    marked : list of (hemi, vertex)
+        Every drawn source and truth marker.
+
+    Returns
+    -------
+    panels : list of (view, hemis, title)
+        In the usual order (lateral, medial, then whole-brain views);
+        lateral views of the drawn hemispheres when nothing is marked.
+    note : str
+        Which views these are, for the legend.
+    """
+    hemis = HEMIS if hemi == "both" else (hemi,)
+    wanted = set()
+    for h, v in marked:
+        if h not in hemis:
+            continue
+        n = cortex.nn[h][v]
+        split = {(view, h): n @ np.asarray(dirs[h][0], float)
+                 for view, dirs in _SPLIT_VIEWS.items()}
+        best = max(split, key=split.get)
+        if split[best] < _SIDE_VISIBLE:
+            # facing up, down, forward or back: a whole-brain view shows it
+            whole = {(view, None): n @ np.asarray(d, float)
+                     for view, (d, _) in _WHOLE_VIEWS.items()}
+            best = max(whole, key=whole.get)
+        wanted.add(best)
+    if not wanted:
+        return _panels_for(("lateral",), hemi), "views: lateral (no source)"
+    panels = []
+    for view in VIEWS:
+        if view in _SPLIT_VIEWS:
+            panels += [(view, (h,), f"{h} {view}") for h in hemis if (view, h) in wanted]
+        elif (view, None) in wanted:
+            panels.append((view, hemis, view if hemi == "both" else f"{hemi} {view}"))
+    note = "views: those facing the sources"
+    empty = [h for h in hemis if not any(m[0] == h for m in marked)]
+    if empty:
+        note += f" (none in the {' or '.join(empty)})"
+    return panels, note
+
+
 def _check_views(views, hemi):
     _check_option("hemi", hemi, ("both", "lh", "rh"))
     if isinstance(views, str):
@@ -377,7 +452,7 @@ class _Scene:
             rr, tris = cortex.rr[hemi], cortex.tris[hemi]
             faces = np.column_stack([np.full(len(tris), 3), tris]).ravel()
             mesh = pv.PolyData(rr, faces)
-            gray = np.where(cortex.sulcus[hemi], SULCUS_GRAY, GYRUS_GRAY)
+            gray = cortex.shade[hemi]
             mesh["shade"] = (255 * np.repeat(gray[:, None], 3, axis=1)).astype(np.uint8)
             mesh.point_data["Normals"] = cortex.nn[hemi]
             self.meshes[hemi] = mesh
@@ -521,7 +596,10 @@ def plot_sources(
     views : str | tuple of str
         Among ``"lateral"``, ``"medial"`` (one panel per hemisphere),
         ``"dorsal"``, ``"ventral"``, ``"anterior"``, ``"posterior"`` (both
-        hemispheres in one panel).
+        hemispheres in one panel); or ``"auto"``: in one row, only the
+        panels facing the sources (each source, estimated or true, in the
+        lateral or medial view its surface faces most, else the whole-brain
+        view it faces), which the legend says.
     hemi : ``"both"`` | ``"lh"`` | ``"rh"``
         Hemispheres to draw.
     time : float | None
@@ -538,8 +616,9 @@ def plot_sources(
         without a subjects folder renders on the template (fsaverage5 vertex
         numbers are fsaverage's first 10242).
     curvature : dict | None
-        ``{hemi: array}``; positive values are shaded dark (sulci). Default:
-        the template's sulcal depth or the subject's curvature.
+        ``{hemi: array}``; positive values are shaded dark (sulci), smoothly
+        (a soft step of the curvature, lightly smoothed on the mesh).
+        Default: the template's sulcal depth or the subject's curvature.
     src : mne.SourceSpaces | None
         If given, checked against the surfaces and the estimate.
     cmap : str | matplotlib colormap
@@ -551,7 +630,8 @@ def plot_sources(
     units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
         Colour-bar units; ``"auto"`` uses nAm for MNE-scale currents.
     title : str | None
-        Drawn above the colour bar.
+        Figure title, in bold at the head of the legend (the colour bar is
+        labelled with its quantity and unit).
     size : (int, int) | None
         Image width and height in pixels (default depends on the views).
     fname : path-like | None
@@ -567,19 +647,31 @@ def plot_sources(
         :class:`~vaesource.viz._render.RenderInfo` (panels, glyph
         positions and colours). Close it with ``plotter.close()``.
     """
-    views = _check_views(views, hemi)
+    auto = isinstance(views, str) and views == "auto"
+    if auto:
+        _check_option("hemi", hemi, ("both", "lh", "rh"))
+    else:
+        views = _check_views(views, hemi)
     cortex, actives, label, factor, clim, r_max = _prepare(
         {"stc": stc}, surfaces, surface, subject, subjects_dir, curvature, src,
         time, threshold, units, clim,
     )
     truth_v = _truth_vertices(truth, cortex)
-    panels = _panels_for(views, hemi)
-    # split views: a column per view, a row per hemisphere; whole-brain views
-    # span both rows; a strip at the bottom for the colour bar and legend
-    n_rows = 2 if hemi == "both" else 1
-    columns = []
-    for view in views:
-        columns.append([p for p in panels if p[0] == view])
+    views_note = ""
+    if auto:
+        # one row: the panels facing the sources, side by side
+        marked = [(h, v) for h, v, _ in actives["stc"]]
+        marked += [(h, int(v)) for h in HEMIS for v in truth_v[h]]
+        panels, views_note = _auto_panels(cortex, marked, hemi)
+        n_rows = 1
+        columns = [[p] for p in panels]
+    else:
+        panels = _panels_for(views, hemi)
+        # split views: a column per view, a row per hemisphere; whole-brain
+        # views span both rows; a strip at the bottom for the colour bar and
+        # legend
+        n_rows = 2 if hemi == "both" else 1
+        columns = [[p for p in panels if p[0] == view] for view in views]
     # column widths follow what they show: a lateral view is wide, a dorsal
     # view of both hemispheres spanning both rows is tall
     row_px = 270
@@ -589,8 +681,14 @@ def plot_sources(
         widths.append(max(_aspect(cortex, view, hemis) * span * row_px
                           for view, hemis, _ in col))
     widths = np.array(widths) * max(1.0, _MIN_WIDTH / sum(widths))
-    size = _check_size(size, (int(round(sum(widths))), row_px * n_rows + 90))
-    strip = 90 / (size[1] - 90) * n_rows
+    width = _check_size(size, (int(round(sum(widths))), 100))[0]
+    active = actives["stc"]
+    plan = _plan_strip(width, estimate=bool(active),
+                       truth=any(len(v) for v in truth_v.values()),
+                       extra=views_note or None, title=title,
+                       note=None if active else "no active source")
+    size = _check_size(size, (width, row_px * n_rows + plan.height))
+    strip = plan.height / (size[1] - plan.height) * n_rows
     groups = [(n_rows, np.s_[:])]
     for j, col in enumerate(columns):
         if len(col) == 1 and n_rows == 2:
@@ -601,19 +699,16 @@ def plot_sources(
         groups=groups,
     )
     scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
-    active = actives["stc"]
     for j, col in enumerate(columns):
         for i, (view, hemis, ttl) in enumerate(col):
             scene.panel(i, j, view, hemis, ttl, active, truth_v)
     plotter.subplot(n_rows, 0)
-    note = None if active else "no active source"
     if not active:
         logger.info("plot_sources: the estimate has no active source")
-    _fill_strip(plotter, actor=scene.actor, units=label,
-                title=title or "amplitude", truth=any(len(v) for v in truth_v.values()),
-                note=note)
+    scene.info.colorbar = _fill_strip(plotter, plan, actor=scene.actor, units=label)
     scene.info.clim = clim
     scene.info.units = label
+    scene.info.views = views_note or ", ".join(p[2] for p in panels)
     _attach(plotter, scene.info)
     return _finish(plotter, fname)
 
@@ -624,7 +719,7 @@ def plot_comparison(
     *,
     surfaces=None,
     surface: Literal["inflated", "white", "pial"] = "inflated",
-    views=("lateral",),
+    views="auto",
     hemi: Literal["both", "lh", "rh"] = "both",
     time: float | None = None,
     truth=None,
@@ -656,7 +751,11 @@ def plot_comparison(
         :func:`plot_sources`).
     show_truth : bool
         Draw the truth rings.
-    views, hemi, surfaces, surface, ... :
+    views : ``"auto"`` | str | tuple of str
+        ``"auto"`` (default): the views where the sources are (as in
+        :func:`plot_sources`), so no row is an empty brain; the legend says
+        so. Otherwise as in :func:`plot_sources`.
+    hemi, surfaces, surface, ... :
         As in :func:`plot_sources`; each view (and hemisphere, for lateral
         and medial views) is one row.
 
@@ -670,7 +769,11 @@ def plot_comparison(
             "The 'stcs' parameter must be a non-empty dict {name: SourceEstimate}, "
             f"got {stcs!r:.60}."
         )
-    views = _check_views(views, hemi)
+    auto = isinstance(views, str) and views == "auto"
+    if not auto:
+        views = _check_views(views, hemi)
+    else:
+        _check_option("hemi", hemi, ("both", "lh", "rh"))
     cortex, actives, label, factor, clim, r_max = _prepare(
         stcs, surfaces, surface, subject, subjects_dir, curvature, src,
         time, threshold, units, clim,
@@ -680,16 +783,29 @@ def plot_comparison(
         truth = stcs[truth_key]
     truth_v = _truth_vertices(truth if show_truth else None, cortex)
     no_truth = {h: np.array([], int) for h in HEMIS}
-    panels = _panels_for(views, hemi)
+    if auto:
+        marked = [(h, v) for act in actives.values() for h, v, _ in act]
+        marked += [(h, int(v)) for h in HEMIS for v in truth_v[h]]
+        panels, views_note = _auto_panels(cortex, marked, hemi)
+    else:
+        panels = _panels_for(views, hemi)
+        views_note = ""
     names = list(stcs)
     # row heights follow each view's aspect (a dorsal view is tall); the
     # first row also holds the method names
     col_px = max(300, _MIN_WIDTH / len(names))
     heights = [col_px / _aspect(cortex, view, hemis, title_px=28 if i == 0 else 0)
                for i, (view, hemis, _) in enumerate(panels)]
-    size = _check_size(size, (int(round(col_px * len(names))),
-                              int(round(sum(heights))) + 90))
-    strip = 90 / (size[1] - 90) * sum(heights)
+    width = _check_size(size, (int(round(col_px * len(names))), 100))[0]
+    empty = [n for n in names if not actives[n]]
+    plan = _plan_strip(
+        width, estimate=len(empty) < len(names),
+        truth=any(len(v) for v in truth_v.values()), extra=views_note or None,
+        title=title,
+        note=("no active source: " + ", ".join(map(str, empty))) if empty else None,
+    )
+    size = _check_size(size, (width, int(round(sum(heights))) + plan.height))
+    strip = plan.height / (size[1] - plan.height) * sum(heights)
     plotter = _new_plotter(
         (len(panels) + 1, len(names)), size,
         row_weights=list(heights) + [strip],
@@ -710,12 +826,9 @@ def plot_comparison(
          for i in range(len(panels))]
     )
     plotter.subplot(len(panels), 0)
-    empty = [n for n in names if not actives[n]]
-    note = ("no active source: " + ", ".join(map(str, empty))) if empty else None
-    _fill_strip(plotter, actor=scene.actor, units=label,
-                title=title or "amplitude",
-                truth=any(len(v) for v in truth_v.values()), note=note)
+    scene.info.colorbar = _fill_strip(plotter, plan, actor=scene.actor, units=label)
     scene.info.clim = clim
     scene.info.units = label
+    scene.info.views = views_note or ", ".join(p[2] for p in panels)
     _attach(plotter, scene.info)
     return _finish(plotter, fname)

@@ -34,11 +34,12 @@ def make_report(
     subject=None,
     subjects_dir=None,
     src=None,
-    views=("lateral", "medial", "dorsal"),
+    views="auto",
     volume=None,
     results=None,
     rates=None,
     loc_rows=None,
+    match_mm: float = 15.0,
     title: str = "vaesource report",
     overwrite: bool = False,
     verbose=None,
@@ -64,8 +65,9 @@ def make_report(
     subject, subjects_dir, src
         FreeSurfer subject whose surfaces to render on, and the source
         space of the estimates (see :func:`~vaesource.viz.plot_sources`).
-    views : tuple of str
-        Views of the single-estimate renders.
+    views : ``"auto"`` | tuple of str
+        Views of the renders: ``"auto"`` (default) shows those facing the
+        sources (see :func:`~vaesource.viz.plot_sources`).
     volume : tuple | None
         ``(vol_stc, src)`` or ``(vol_stc, src, kwargs)`` for
         :func:`~vaesource.viz.plot_volume_sources`.
@@ -76,6 +78,9 @@ def make_report(
         (figure 2 of the paper).
     loc_rows : list of dict | None
         Benchmark rows for :func:`~vaesource.viz.plot_localization_errors`.
+    match_mm : float
+        In the time courses, a true source takes the colour of an estimated
+        source within this distance (on the white surface).
     title : str
         Report title.
     overwrite : bool
@@ -108,6 +113,9 @@ def make_report(
     where = dict(surfaces=surfaces, subject=subject, subjects_dir=subjects_dir,
                  src=src)
     report = mne.Report(title=title, verbose=False)
+    positions = None
+    if stcs and truth is not None:
+        positions = _white_positions(surfaces, subject, subjects_dir)
     with tempfile.TemporaryDirectory() as tmp_dir:
         if stcs:
             for name, stc in stcs.items():
@@ -118,11 +126,11 @@ def make_report(
                             caption="Active sources at their peak amplitude"
                             + ("; green rings: ground truth." if truth is not None
                                else "."))
-                _add_figure(report, plot_time_courses(stc, truth=truth,
-                                                      title=str(name)),
-                            f"{name}: time courses", section)
+                fig = plot_time_courses(stc, truth=truth, positions=positions,
+                                        match_mm=match_mm, title=str(name))
+                _add_figure(report, fig, f"{name}: time courses", section)
             if len(stcs) > 1:
-                plotter = plot_comparison(stcs, truth=truth, **where)
+                plotter = plot_comparison(stcs, truth=truth, views=views, **where)
                 _add_render(report, plotter, tmp_dir, "comparison", "comparison",
                             caption="Same cameras and colour scale for every method.")
         if volume is not None:
@@ -141,6 +149,20 @@ def make_report(
     _save_atomic(report, fname)
     logger.info("Wrote the report to %s", fname)
     return report
+
+
+def _white_positions(surfaces, subject, subjects_dir):
+    """Vertex positions {hemi: (n, 3)} of the white surface (the inflated
+    one, whose distances are distorted, only when nothing else is known)."""
+    from .brain import _resolve_surfaces
+
+    for kind in ("white", "inflated"):
+        try:
+            surfs, _ = _resolve_surfaces(surfaces, kind, subject, subjects_dir, None)
+        except ValueError:
+            continue
+        return {hemi: rr for hemi, (rr, _) in surfs.items()}
+    return None
 
 
 def _save_atomic(report, fname: Path) -> None:

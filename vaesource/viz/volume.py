@@ -2,8 +2,10 @@
 
 :func:`plot_volume_sources` draws the active locations of an
 :class:`mne.VolSourceEstimate` as spheres inside a translucent head surface
-(the template's inner skull by default), seen along the three orthogonal
-axes with parallel projection, like a glass brain.
+(the template's inner skull by default, a subject's inner skull, or a smooth
+outline of the source grid from :func:`grid_outline`), seen along the three
+orthogonal axes with parallel projection, like a glass brain, each panel
+labelled with the anatomical directions (L/R, A/P, S/I) at its edges.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from ._render import (
     _fit_camera,
     _glyph_radii,
     _new_plotter,
+    _plan_strip,
     _units,
     _verbose,
 )
@@ -38,7 +41,85 @@ _VIEWS = {
     "coronal": ((0, -1, 0), (0, 0, 1)),  # from behind: subject's right on the right
     "axial": ((0, 0, 1), (0, 1, 0)),  # from above: anterior up
 }
+VOLUME_VIEWS = tuple(_VIEWS)
 _SURFACE_NAMES = ("inner_skull", "scalp", "cortex")
+# anatomical direction of each head axis (RAS), for the panel edges
+_DIRECTIONS = {(0, 1): "R", (0, -1): "L", (1, 1): "A", (1, -1): "P",
+               (2, 1): "S", (2, -1): "I"}
+
+
+def grid_outline(rr, spacing=None):
+    """A smooth closed surface just around a grid of source positions.
+
+    The grid's points are blurred into a density (a Gaussian of about the
+    grid spacing) whose level set half a spacing outside the outermost
+    points is extracted (marching cubes) and smoothed, so the outline
+    follows the shape the grid fills (e.g. the brain's, for a grid inside
+    the inner skull) instead of its convex hull.
+
+    Parameters
+    ----------
+    rr : array, shape (n_points, 3)
+        Source positions (m).
+    spacing : float | None
+        Grid spacing (m); default: the median distance to the nearest
+        neighbour.
+
+    Returns
+    -------
+    rr, tris : array, shape (n_vertices, 3), array, shape (n_triangles, 3)
+        The outline, in the frame of ``rr``.
+    """
+    import pyvista as pv
+    from scipy.ndimage import gaussian_filter
+    from scipy.spatial import cKDTree
+
+    rr = np.asarray(rr, float)
+    if len(rr) < 4:
+        raise ValueError(f"An outline needs at least 4 points, got {len(rr)}.")
+    if spacing is None:
+        dist, _ = cKDTree(rr).query(rr, k=2)
+        spacing = float(np.median(dist[:, 1]))
+    step = spacing / 4
+    lo = rr.min(axis=0) - 2 * spacing
+    dims = np.ceil((rr.max(axis=0) + 2 * spacing - lo) / step).astype(int) + 1
+    density = np.zeros(dims)
+    idx = np.round((rr - lo) / step).astype(int)
+    np.add.at(density, tuple(idx.T), 1.0)
+    density = gaussian_filter(density, sigma=0.7 * spacing / step)
+    # the level a lone face of the grid reaches half a spacing out: half the
+    # density inside, times the fall-off of the Gaussian over that distance
+    inside = np.median(density[tuple(idx.T)])
+    image = pv.ImageData(dimensions=dims, spacing=(step,) * 3, origin=lo)
+    image.point_data["density"] = density.ravel(order="F")
+    surf = image.contour([0.35 * inside], scalars="density")
+    surf = surf.extract_largest().extract_surface(algorithm=None).triangulate()
+    surf = surf.smooth_taubin(n_iter=60, pass_band=0.05)
+    surf = surf.decimate(0.8) if surf.n_cells > 20000 else surf
+    tris = surf.faces.reshape(-1, 4)[:, 1:]
+    return np.asarray(surf.points, float), np.asarray(tris, np.int64)
+
+
+def _edge_labels(plotter, direction, up):
+    """Anatomical directions at the edges of a panel seen along ``direction``."""
+    direction = np.asarray(direction, float)
+    up = np.asarray(up, float)
+    right = np.cross(up, direction)
+
+    def name(vector):
+        axis = int(np.argmax(np.abs(vector)))
+        return _DIRECTIONS[(axis, int(np.sign(vector[axis])))]
+
+    style = dict(viewport=True, font_size=10, color="#404040")
+    for text, pos, h, v in ((name(right), (0.965, 0.5), "Right", "Centered"),
+                            (name(-right), (0.035, 0.5), "Left", "Centered"),
+                            (name(up), (0.5, 0.985), "Centered", "Top"),
+                            (name(-up), (0.5, 0.015), "Centered", "Bottom")):
+        actor = plotter.add_text(text, position=pos, **style)
+        prop = actor.GetTextProperty()
+        prop.SetBold(True)
+        getattr(prop, f"SetJustificationTo{h}")()
+        getattr(prop, f"SetVerticalJustificationTo{v}")()
 
 
 def _check_vol_stc(stc, src, name="stc"):
@@ -132,6 +213,7 @@ def plot_volume_sources(
     threshold: float = 0.0,
     units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
     opacity: float = 0.18,
+    glass_name: str | None = None,
     title: str | None = None,
     size=None,
     fname=None,
@@ -162,6 +244,9 @@ def plot_volume_sources(
         estimate or an array of source-space vertex numbers.
     opacity : float
         Opacity of the glass surface.
+    glass_name : str | None
+        What the glass is, for the legend (default: the surface's name,
+        nothing for a surface given as arrays).
     verbose : bool | str | int | None
         Log level for this call.
 
@@ -221,8 +306,14 @@ def plot_volume_sources(
     all_rr = np.concatenate([np.asarray(rr, float) for rr, _ in glass] + [pos, truth_pos])
     extent = np.ptp(all_rr, axis=0).max()
     r_max = 0.03 * extent
-    size = _check_size(size, (320 * len(views), 330 + 90))
-    strip = 90 / (size[1] - 90)
+    if glass_name is None and isinstance(surface, str):
+        glass_name = surface.replace("_", " ") + " (template)"
+    width = _check_size(size, (320 * len(views), 100))[0]
+    plan = _plan_strip(width, estimate=len(amps) > 0, truth=len(truth_pos) > 0,
+                       extra=f"gray glass: {glass_name}" if glass_name else None,
+                       title=title, note=None if len(amps) else "no active source")
+    size = _check_size(size, (width, 330 + plan.height))
+    strip = plan.height / (size[1] - plan.height)
     plotter = _new_plotter((2, len(views)), size, row_weights=[1, strip],
                            groups=[(1, np.s_[:])])
     info = RenderInfo(clim=clim, units=label)
@@ -230,7 +321,11 @@ def plot_volume_sources(
     for rr, tris in glass:
         tris = np.asarray(tris, np.int64)
         faces = np.column_stack([np.full(len(tris), 3), tris]).ravel()
-        meshes.append(pv.PolyData(np.asarray(rr, float), faces))
+        mesh = pv.PolyData(np.asarray(rr, float), faces)
+        if mesh.n_cells < 5000:
+            # a coarse BEM surface (1280 triangles) outlines as a polygon
+            mesh = mesh.subdivide(2, subfilter="loop")
+        meshes.append(mesh)
     radii = _glyph_radii(amps, clim[1], r_max) if len(amps) else []
     colors = _cmap(cmap)
     actor = None
@@ -259,10 +354,14 @@ def plot_volume_sources(
             for p in truth_pos:
                 info.truth.append(dict(panel=j, pos=p, radius=1.55 * r_max,
                                        color=TRUTH_COLOR))
-        _fit_camera(plotter.renderer, direction, up, all_rr, top_px=18)
+        # room for the title and the direction letters at the edges
+        _fit_camera(plotter.renderer, direction, up, all_rr, margin=1.25, top_px=18)
         _add_title(plotter, view)
+        _edge_labels(plotter, direction, up)
+        if len(views) > 1:
+            plotter.renderer.add_border(color="#d0d0d0", width=1.0)
     plotter.subplot(1, 0)
-    _fill_strip(plotter, actor=actor, units=label, title=title or "amplitude",
-                truth=len(truth_pos) > 0, note=None if len(amps) else "no active source")
+    info.colorbar = _fill_strip(plotter, plan, actor=actor, units=label)
+    info.glass = glass_name or ""
     _attach(plotter, info)
     return _finish(plotter, fname)
