@@ -81,6 +81,7 @@ def test_cli_fig2(tmp_path, capsys):
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "unit:" in out and "full_vae" in out and "fig2.png" in out
+    assert re.search(r"5: *\d+ %", out), out  # rates in percent, said so
     assert (tmp_path / "fig2.csv").is_file() and (tmp_path / "fig2.png").is_file()
     rows = Fig2Result.from_csv(tmp_path / "fig2.csv").rows
     assert len(rows) == 4
@@ -141,3 +142,18 @@ def test_cli_speed(capsys):
     assert all("group_lasso" in line for line in rows)
     ratios = re.findall(r"median time ratio MNE / full_vae: ([0-9.]+)x", out)
     assert len(ratios) == 2 and all(float(r) > 0 for r in ratios)
+
+
+def test_cli_errors_name_the_subcommand(capsys):
+    """A subcommand's error shows that subcommand's usage, not the top level's;
+    render's help names only options that exist."""
+    for argv, usage in ((["bench", "fig2", "--badopt"], "usage: vaesource bench fig2"),
+                        (["demo", "--badopt"], "usage: vaesource demo")):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(usage) and "--badopt" in err
+    with pytest.raises(SystemExit):
+        main(["render", "--help"])
+    assert "--src" not in capsys.readouterr().out

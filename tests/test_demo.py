@@ -28,6 +28,14 @@ def test_demo_finds_sources_and_writes_outputs(tmp_path, template_cache):
     # refuses to overwrite, before computing anything
     with pytest.raises(FileExistsError, match="overwrite"):
         run_demo(out, cache_dir=template_cache)
+    # replaces the earlier run as a whole: no render of the first run is left
+    # next to the second run's files
+    res = run_demo(out, n_sources=2, snr=10.0, seed=1, cache_dir=template_cache,
+                   overwrite=True, render=False)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["simulated-ave.fif", "template-fwd.fif", "noise-cov.fif"]
+        + [f"{m}-{h}.stc" for m in ("full_vae", "mxne", "truth") for h in ("lh", "rh")])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".vaesource")]
 
 
 def test_demo_cli(tmp_path, capsys, monkeypatch, template_cache):
@@ -38,7 +46,8 @@ def test_demo_cli(tmp_path, capsys, monkeypatch, template_cache):
     assert "full VAE" in out and "MxNE" in out and "wrote evoked" in out
     assert not (tmp_path / "report.html").exists()
     assert main(args) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "overwrite=True" not in err
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--help"])
     assert exc.value.code == 0

@@ -98,7 +98,7 @@ def test_localize_refuses_to_overwrite(files, tmp_path, capsys):
     capsys.readouterr()
     assert main(_args(files, out, "--no-render", "--model", "diag")) == 2
     err = capsys.readouterr().err
-    assert "already exist" in err and "--overwrite" in err
+    assert "earlier run" in err and "--overwrite" in err
     assert stc.stat().st_mtime_ns == before
     assert main(_args(files, out, "--no-render", "--model", "diag",
                       "--overwrite")) == 0
@@ -116,8 +116,6 @@ def test_localize_refuses_to_overwrite(files, tmp_path, capsys):
     ({"--model": "lasso"}, None),
     ({"--compare": "lasso"}, None),
 ])
-# MNE warns about the name of a covariance file read as a forward, then fails
-@pytest.mark.filterwarnings("ignore:This filename.*does not conform:RuntimeWarning")
 def test_localize_bad_input(files, tmp_path, capsys, change, message):
     args = _args(files, tmp_path / "out", "--no-render")
     for key, val in change.items():
@@ -227,9 +225,10 @@ def test_render_bad_input(files, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_localize_volume_real_data(real_problem, tmp_path, rendering):
+def test_localize_volume_real_data(real_problem, testing_data, tmp_path, rendering):
     """The auditory response of the sample subject on a volume grid: a -vl.stc,
-    dipoles in both hemispheres, a glass-brain render and a report."""
+    dipoles in both hemispheres, a glass-brain render (in the inner skull of
+    the BEM given) and a report."""
     import mne
 
     from vaesource.localize import run_localize
@@ -237,6 +236,7 @@ def test_localize_volume_real_data(real_problem, tmp_path, rendering):
     result = run_localize(
         real_problem["auditory"], real_problem["fwd"], real_problem["cov"],
         tmp_path / "out", tmin=0.05, tmax=0.15,
+        bem=testing_data / "sample-1280-bem-sol.fif",
     )
     assert set(result.files) == {"full_vae-vl.stc", "dipoles", "summary",
                                  "full_vae.png", "report"}
@@ -255,6 +255,9 @@ def test_localize_volume_real_data(real_problem, tmp_path, rendering):
     assert main(["render", stc_fname, "--forward", str(fwd_fname), "--views",
                  "coronal,axial", "--out", str(png)]) == 0
     assert png.stat().st_size > 10_000
+    assert main(["render", stc_fname, "--forward", str(fwd_fname), "--bem",
+                 str(testing_data / "inner_skull.surf"), "--out",
+                 str(tmp_path / "skull.png")]) == 0
     assert main(["render", stc_fname, "--out", str(tmp_path / "x.png")]) == 2
     assert not (tmp_path / "x.png").exists()
 
@@ -285,3 +288,92 @@ def test_localize_missing_cortex_fails_before_work(files, tmp_path, rendering,
     assert "subject 'bert'" in err and "--subjects-dir" in err
     assert not (tmp_path / "out").exists()
     assert main(args + ["--no-render"]) == 0
+
+
+def test_overwrite_replaces_the_whole_run(files, tmp_path, capsys):
+    """A second run replaces the first as a whole: none of the first run's
+    files (here MxNE's estimates) stay next to the second's summary."""
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render", "--compare", "mxne")) == 0
+    assert (out / "mxne-lh.stc").is_file()
+    assert main(_args(files, out, "--no-render", "--overwrite")) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full_vae-dipoles.dip", "full_vae-lh.stc", "full_vae-rh.stc", "summary.json"]
+    assert not _leftovers(tmp_path)
+
+
+def test_overwrite_never_deletes_other_files(files, tmp_path, capsys):
+    """A folder holding anything vaesource does not write is never replaced,
+    with or without --overwrite; nor is one holding the run's inputs."""
+    import shutil
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("my notes")
+    for extra in ((), ("--overwrite",)):
+        assert main(_args(files, mine, "--no-render", *extra)) == 2
+        err = capsys.readouterr().err
+        assert "notes.txt" in err and "another folder" in err
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+    # a previous run whose folder now also holds the input evoked file
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render")) == 0
+    shutil.copy(files["evoked"], out / "simulated-ave.fif")
+    args = _args(files, out, "--no-render", "--overwrite")
+    args[args.index("--evoked") + 1] = str(out / "simulated-ave.fif")
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "inside the output folder" in capsys.readouterr().err
+    assert (out / "simulated-ave.fif").is_file()
+    assert not _leftovers(tmp_path)
+
+
+def test_localize_cli_checks_before_work(files, tmp_path, monkeypatch, capsys):
+    """An existing output is refused before any input is read, in the
+    command line's words; nothing is announced before the inputs pass."""
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render")) == 0
+    capsys.readouterr()
+    localize_module = sys.modules["vaesource.localize"]
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("an input was read before the output was checked")
+
+    with monkeypatch.context() as m:
+        m.setattr(localize_module, "read_evoked", no_read)
+        assert main(_args(files, out, "--no-render")) == 2
+    captured = capsys.readouterr()
+    assert "--overwrite" in captured.err and "overwrite=True" not in captured.err
+    assert "localizing" not in captured.out
+
+    args = _args(files, tmp_path / "new", "--no-render")
+    args[args.index("--evoked") + 1] = str(tmp_path / "missing-ave.fif")
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert "does not exist" in captured.err and "localizing" not in captured.out
+
+
+def test_wrong_file_type_error_without_mne_warning(files, tmp_path, capsys):
+    args = _args(files, tmp_path / "out", "--no-render")
+    args[args.index("--forward") + 1] = str(files["cov"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(args) == 2
+    assert not caught, [str(w.message) for w in caught]
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not read a forward") and "Warning" not in err
+
+
+def test_summary_times_and_coordinate_frame(files, tmp_path):
+    """summary.json: times without float noise, dipole positions with their
+    coordinate frame."""
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render")) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    sfreq = files["sim"].evoked.info["sfreq"]
+    times = [summary["tmin"]] + [d["time"] for d in summary["peak_dipoles_mm"]]
+    for t in times:
+        assert t == round(t, 6), t
+        assert abs(t * sfreq - round(t * sfreq)) < 1e-3
+    assert summary["coord_frame"] == "head"

@@ -36,8 +36,8 @@ _RST_ADORNMENT = set("=-~^\"'`#*+:.<>_")
 EXPECTED_OUTPUT = {
     "01_paper_result.py": [
         r"full_vae\s+success=True",
-        r"unit:\n\s+full_vae ",
-        r"jeffreys:\n\s+full_vae ",
+        r"unit: success rate at each r\n\s+full_vae .*%",
+        r"jeffreys: success rate at each r\n\s+full_vae ",
         r"figure 2 sweep: \d+ solves",
     ],
     "02_template_localization.py": [

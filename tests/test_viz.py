@@ -562,3 +562,47 @@ def test_success_curves_coinciding_models_stay_visible():
     assert any(t.get_text() == "r = d" for t in ax.texts)
     plt.close(fig)
 
+
+def test_volume_glass_inner_skull_or_outline(rendering, testing_data):
+    """A volume estimate is drawn in the subject's inner skull when a BEM is
+    given, else in a smooth outline of the grid (not its convex hull), with
+    the anatomical directions at the panel edges."""
+    from scipy.spatial import ConvexHull
+
+    from vaesource.localize import volume_glass
+
+    bem = mne.read_bem_solution(testing_data / "sample-1280-bem-sol.fif",
+                                verbose=False)
+    src = mne.setup_volume_source_space(None, pos=15.0, bem=bem, verbose=False)
+    info = mne.io.read_info(testing_data / "test-ave.fif.gz", verbose=False)
+    info = mne.pick_info(info, mne.pick_types(info, meg="mag"))
+    fwd = mne.make_forward_solution(info, testing_data / "sample_audvis_trunc-trans.fif",
+                                    src, bem, verbose=False)
+    glass = volume_glass(fwd, bem=testing_data / "sample-1280-bem-sol.fif")
+    assert glass.name.startswith("inner skull")
+    # the sources (head frame) lie inside the inner skull drawn
+    pos = fwd["source_rr"]
+    hull = ConvexHull(glass.rr)
+    inside = np.all(hull.equations[:, :3] @ pos.T + hull.equations[:, 3:] <= 1e-3,
+                    axis=0)
+    assert inside.mean() > 0.98
+    outline = volume_glass(fwd)
+    assert outline.name == "outline of the source grid"
+    # smooth and not the convex hull: many vertices, some not on the hull
+    assert len(outline.rr) > 500
+    hull = ConvexHull(outline.rr)
+    assert len(hull.vertices) < 0.9 * len(outline.rr)
+
+    vertno = fwd["src"][0]["vertno"]
+    data = np.zeros((len(vertno), 2))
+    data[len(vertno) // 2, 1] = 20e-9
+    stc = mne.VolSourceEstimate(data, [vertno], 0.0, 0.01)
+    plotter = viz.plot_volume_sources(stc, fwd["src"], surface=(glass.rr, glass.tris),
+                                      glass_name=glass.name, trans=fwd["mri_head_t"])
+    try:
+        texts = set(_texts(plotter))
+        assert {"L", "R", "A", "P", "S", "I"} <= texts
+        assert plotter.vaesource.glass == glass.name
+        assert any(glass.name in t for t in texts if t)
+    finally:
+        plotter.close()

@@ -46,6 +46,8 @@ def _build_parser():
     from .benchmark.fig2 import MODELS, PAPER_R, QUICK_R
     from .localize import PEERS
     from .simulation import SETTINGS
+    from .viz.brain import VIEWS as CORTEX_VIEWS
+    from .viz.volume import VOLUME_VIEWS
 
     parser = argparse.ArgumentParser(
         prog="vaesource",
@@ -67,6 +69,7 @@ def _build_parser():
         "localize them with the full-covariance VAE and MNE's MxNE, and write "
         "the source estimates (.stc), the simulated evoked response (.fif) "
         "and report.html with 3-D renders against the truth.",
+        epilog=_FOLDER_RULE,
     )
     demo.add_argument("--out", type=Path, default=Path("vaesource-demo"),
                       help="output folder (default: ./vaesource-demo)")
@@ -75,6 +78,10 @@ def _build_parser():
     demo.add_argument("--snr", type=float, default=3.0,
                       help="whitened signal-to-noise power ratio (default 3)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    demo.add_argument("--views", default=None, type=_str_list(CORTEX_VIEWS),
+                      help="comma-separated views of the renders among "
+                      f"{', '.join(CORTEX_VIEWS)} (default: those facing the "
+                      "sources)")
     _add_output_flags(demo)
 
     localize = sub.add_parser(
@@ -89,11 +96,13 @@ def _build_parser():
         "(<method>-dipoles.dip, for mne.read_dipole), summary.json, PNG "
         "renders and report.html. With --compare, MNE's MxNE and gamma-MAP "
         "run on the same whitened data. Renders leave out sources below 10 "
-        "% of the strongest; the .stc files keep them all.",
+        "% of the strongest; the .stc files keep them all. Volume estimates "
+        "are drawn inside the inner skull of --bem or of the subject in "
+        "--subjects-dir, else inside a smooth outline of the source grid.",
         epilog="example (on the demo's outputs): vaesource localize --evoked "
         "vaesource-demo/simulated-ave.fif --forward "
         "vaesource-demo/template-fwd.fif --cov vaesource-demo/noise-cov.fif "
-        "--compare --out vaesource-localize",
+        "--compare --out vaesource-localize. " + _FOLDER_RULE,
     )
     localize.add_argument("--evoked", type=Path, required=True,
                           help="evoked response file (-ave.fif)")
@@ -126,10 +135,22 @@ def _build_parser():
     localize.add_argument("--depth", type=float, default=0.8,
                           help="depth-weighting exponent (default 0.8)")
     localize.add_argument("--subjects-dir", type=Path, default=None,
-                          help="FreeSurfer subjects folder for cortical renders "
-                          "(default $SUBJECTS_DIR; fsaverage renders on the "
-                          "built-in template without one)")
-    localize.add_argument("--out", type=Path, required=True, help="output folder")
+                          help="FreeSurfer subjects folder for the renders: "
+                          "the subject's cortex, or for volume estimates its "
+                          "bem/inner_skull.surf (default $SUBJECTS_DIR; "
+                          "fsaverage renders on the built-in template without "
+                          "one)")
+    localize.add_argument("--bem", type=Path, default=None,
+                          help="volume estimates: BEM file (-bem.fif, "
+                          "-bem-sol.fif) or FreeSurfer surface whose inner "
+                          "skull is drawn around the sources")
+    localize.add_argument("--views", default=None, metavar="VIEWS",
+                          help="comma-separated views of the renders (cortex: "
+                          f"{', '.join(CORTEX_VIEWS)}; volume: "
+                          f"{', '.join(VOLUME_VIEWS)}); default: the views "
+                          "facing the sources, all three for a volume")
+    localize.add_argument("--out", type=Path, required=True,
+                          help="output folder (see below)")
     _add_output_flags(localize)
 
     render = sub.add_parser(
@@ -139,8 +160,10 @@ def _build_parser():
         "several estimates are drawn side by side with the same cameras and "
         "colour scale. Cortical estimates render on the subject's FreeSurfer "
         "surfaces (--subject, --subjects-dir), or on the built-in template "
-        "for fsaverage; volume estimates need their source space (--forward "
-        "or --src) and render in a glass brain.",
+        "for fsaverage; volume estimates need their forward solution "
+        "(--forward: source space and MRI -> head transform) and render in a "
+        "glass brain: the inner skull of --bem or of the subject in "
+        "--subjects-dir, else a smooth outline of the source grid.",
         epilog="example: vaesource render vaesource-demo/full_vae-lh.stc "
         "vaesource-demo/mxne-lh.stc --truth vaesource-demo/truth-lh.stc "
         "--out comparison.png",
@@ -160,12 +183,17 @@ def _build_parser():
     render.add_argument("--forward", type=Path, default=None,
                         help="forward solution whose source space the estimates "
                         "use (checks the vertices; needed for volume estimates)")
+    render.add_argument("--bem", type=Path, default=None,
+                        help="volume estimates: BEM file or FreeSurfer surface "
+                        "whose inner skull is drawn around the sources")
     render.add_argument("--surface", choices=("inflated", "white", "pial"),
                         default="inflated", help="cortical surface (default inflated)")
     render.add_argument("--views", default=None,
                         help="comma-separated views (cortex: lateral, medial, "
                         "dorsal, ventral, anterior, posterior; volume: sagittal, "
-                        "coronal, axial)")
+                        "coronal, axial); default: lateral, medial, dorsal for "
+                        "one cortical estimate, the views facing the sources "
+                        "for several, all three for a volume")
     render.add_argument("--time", type=float, default=None,
                         help="time (s) to show; default: each source at its peak")
     render.add_argument("--min-fraction", type=float, default=0.1,
@@ -249,12 +277,22 @@ def _build_parser():
     return parser
 
 
+_FOLDER_RULE = (
+    "Output folder: one run per folder. A run writes to a new or empty folder; "
+    "with --overwrite it replaces a previous vaesource run there as a whole "
+    "(written next to it first, then swapped in), so no file of the earlier "
+    "run is left behind. A folder holding anything else (your own files, "
+    "subfolders, the run's own inputs) is never replaced: choose another."
+)
+
+
 def _add_output_flags(parser):
     """--no-render and --overwrite of the commands that write a results folder."""
     parser.add_argument("--no-render", action="store_true",
                         help="skip the 3-D renders and the report")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the outputs of an earlier run")
+                        help="replace an earlier vaesource run in the output "
+                        "folder, as a whole (see below)")
 
 
 def _add_sweep_arguments(parser, name):
@@ -364,10 +402,11 @@ def _bench_cortical(args):
 def _demo(args):
     from .demo import run_demo
 
-    # an existing output (FileExistsError) is reported by main, exit 2
+    # an existing output (OutputExistsError) is reported by main, exit 2
     result = run_demo(
         args.out, n_sources=args.n_sources, snr=args.snr, seed=args.seed,
         overwrite=args.overwrite, render=not args.no_render,
+        views=args.views or "auto",
     )
     _print_written(result, args)
     print(f"{result.summary()} | total {result.wall_time:.1f} s")
@@ -382,7 +421,7 @@ def _print_written(result, args):
 
 
 def _localize(args):
-    from .localize import LABELS, VAE_METHODS, run_localize
+    from .localize import LABELS, _execute, _prepare
 
     loose = args.loose
     if loose != "auto":
@@ -391,15 +430,18 @@ def _localize(args):
         except ValueError:
             raise ValueError(f"--loose must be a number in [0, 1] or 'auto', got "
                              f"{loose!r}") from None
-    methods = [VAE_METHODS[args.model]] + list(args.compare or [])
-    print(f"localizing with {', '.join(LABELS[m] for m in methods)} ...", flush=True)
-    result = run_localize(
+    # run_localize in two steps, to announce the work once the inputs passed
+    job = _prepare(
         args.evoked, args.forward, args.cov, args.out,
         condition=args.condition, tmin=args.tmin, tmax=args.tmax,
         model=args.model, compare=args.compare or False, gamma=args.gamma,
         loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
-        render=not args.no_render, overwrite=args.overwrite,
+        bem=args.bem, views=args.views, render=not args.no_render,
+        overwrite=args.overwrite, verbose=None,
     )
+    print(f"localizing {str(job.evoked.comment)!r} with "
+          f"{', '.join(LABELS[m] for m in job.methods)} ...", flush=True)
+    result = _execute(job)
     _print_written(result, args)
     print(result.summary())
     print(f"total {result.wall_time:.1f} s")
@@ -421,7 +463,7 @@ def _render(args):
         views = tuple(v.strip() for v in args.views.split(",") if v.strip())
     render_files(
         args.stc, args.out, labels=labels, truth=args.truth, subject=args.subject,
-        subjects_dir=args.subjects_dir, forward=args.forward,
+        subjects_dir=args.subjects_dir, forward=args.forward, bem=args.bem,
         surface=args.surface, views=views, time=args.time,
         min_fraction=args.min_fraction, title=args.title,
     )
@@ -436,10 +478,29 @@ def _bench_speed(args):
     return 0
 
 
+def _parse(parser, argv):
+    """Parse ``argv``; an unknown argument is reported by the subcommand that
+    got it, with that subcommand's usage (argparse leaves it to the top)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        leaf = parser
+        for dest in ("command", "benchmark"):
+            name = getattr(args, dest, None)
+            if name is None:
+                break
+            actions = [a for a in leaf._actions
+                       if isinstance(a, argparse._SubParsersAction)]
+            leaf = actions[0].choices[name]
+        leaf.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv=None):
     """Entry point of the ``vaesource`` command."""
+    from ._output import OutputExistsError
+
     parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     logging.basicConfig(format="%(message)s")
     logging.getLogger("vaesource").setLevel(
         logging.INFO if args.verbose else logging.WARNING
@@ -457,6 +518,11 @@ def main(argv=None):
             return _bench_fig2(args)
         if args.command == "bench" and args.benchmark == "cortical":
             return _bench_cortical(args)
+    except OutputExistsError as err:
+        print(f"error: {err.path} holds the outputs of an earlier run; add "
+              "--overwrite to replace that run (the folder as a whole)",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

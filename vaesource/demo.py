@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._output import check_output_folder, staged_folder
 from ._stc import keep_strong
 from .localize import DISPLAY_FRACTION, LABELS
 from .utils import ConvergenceWarning, _check_int, _check_positive, logger
@@ -59,7 +60,7 @@ class DemoResult:
 
 
 def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
-             cache_dir=None, render=True, tol_mm=15.0) -> DemoResult:
+             cache_dir=None, render=True, views="auto", tol_mm=15.0) -> DemoResult:
     """Simulate an evoked response on the template head and localize it.
 
     Sources are drawn on the ico4 template cortex and inverted on the ico3
@@ -75,7 +76,8 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     Parameters
     ----------
     out_dir : path-like
-        Output folder (created).
+        Output folder: new, empty, or holding a previous run (see
+        ``overwrite``).
     n_sources : int
         Number of simulated sources.
     snr : float
@@ -83,12 +85,19 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     seed : int
         Random seed.
     overwrite : bool
-        Replace existing outputs; otherwise refuse before computing anything.
+        Replace a previous run in ``out_dir``; otherwise refuse before
+        computing anything. The run replaces the folder as a whole (staged
+        next to it, then swapped in), so no file of the earlier run stays; a
+        folder holding anything vaesource does not write is never replaced.
     cache_dir : path-like | None
         Template cache folder (see :func:`vaesource.datasets.template`).
     render : bool
         Make the 3-D renders (skipped, with a message, when off-screen
         OpenGL is unavailable).
+    views : ``"auto"`` | sequence of str
+        Views of the renders (comparison.png and the report): ``"auto"``
+        shows those facing the sources (see
+        :func:`vaesource.viz.plot_comparison`).
     tol_mm : float
         Distance under which an estimated source counts as found.
 
@@ -106,18 +115,15 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
 
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
-    out = Path(out_dir)
-    targets = {"report": out / "report.html", "comparison": out / "comparison.png",
-               "evoked": out / "simulated-ave.fif",
-               "forward": out / "template-fwd.fif", "noise_cov": out / "noise-cov.fif"}
-    for m in METHODS:
-        targets[m] = out / f"{m}-lh.stc"
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{', '.join(existing)} already exist; pass overwrite=True "
-            "(--overwrite) to replace them."
-        )
+    if not (isinstance(views, str) and views == "auto"):
+        from .viz.brain import _check_views
+
+        views = _check_views(views, "both")
+    out = check_output_folder(out_dir, overwrite=overwrite)
+    names = {"report": "report.html", "comparison": "comparison.png",
+             "evoked": "simulated-ave.fif", "forward": "template-fwd.fif",
+             "noise_cov": "noise-cov.fif"}
+    names.update({m: f"{m}-lh.stc" for m in METHODS})
     t0 = time.perf_counter()
     settings = CorticalSettings(cache_dir=cache_dir)
     fine = template(settings.sim_spacing, sensors="meg", cache_dir=cache_dir)
@@ -141,50 +147,46 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
         seconds[row.method] = row.seconds
         stcs[row.method] = row.estimate
 
-    out.mkdir(parents=True, exist_ok=True)
-    files = {}
-    sim.evoked.save(targets["evoked"], overwrite=True, verbose=False)
-    files["evoked"] = targets["evoked"]
-    # the inputs of the inverse, so `vaesource localize` can be tried on them
-    mne.write_forward_solution(targets["forward"], sim.forward, overwrite=True,
-                               verbose=False)
-    files["forward"] = targets["forward"]
-    sim.noise_cov.save(targets["noise_cov"], overwrite=True, verbose=False)
-    files["noise_cov"] = targets["noise_cov"]
-    for m, stc in stcs.items():
-        stc.save(out / m, ftype="stc", overwrite=True, verbose=False)
-        files[m] = targets[m]
-    truth_stc = sim.stc
-    truth_stc.save(out / "truth", ftype="stc", overwrite=True, verbose=False)
-
     rendered = False
     if render:
         from .viz._render import _rendering_available
 
-        ok, why = _rendering_available()
-        if ok:
+        rendered, why = _rendering_available()
+        if not rendered:
+            logger.warning("No 3-D renders: %s", why)
+    written = []
+    with staged_folder(out) as stage:
+        sim.evoked.save(stage / names["evoked"], overwrite=True, verbose=False)
+        # the inputs of the inverse, so `vaesource localize` can be tried on them
+        mne.write_forward_solution(stage / names["forward"], sim.forward,
+                                   overwrite=True, verbose=False)
+        sim.noise_cov.save(stage / names["noise_cov"], overwrite=True, verbose=False)
+        written += ["evoked", "forward", "noise_cov"]
+        for m, stc in stcs.items():
+            stc.save(stage / m, ftype="stc", overwrite=True, verbose=False)
+            written.append(m)
+        truth_stc = sim.stc
+        truth_stc.save(stage / "truth", ftype="stc", overwrite=True, verbose=False)
+        if rendered:
             from .viz import make_report, plot_comparison
 
             # at a finite noise level the VAE keeps many tiny noise-fitting
             # sources; drawing them would hide the ones that matter
             shown = {LABELS[m]: keep_strong(stcs[m], DISPLAY_FRACTION) for m in METHODS}
             make_report(
-                targets["report"],
+                stage / names["report"],
                 stcs=shown, truth=truth_stc,
                 results={"full VAE": stcs["full_vae"].vae_result},
                 title="vaesource demo: full VAE vs MxNE on the template head",
-                overwrite=True,
+                views=views, match_mm=tol_mm, overwrite=True,
             )
-            files["report"] = targets["report"]
             plotter = plot_comparison(
-                {**shown, "truth": truth_stc}, views=("lateral", "medial"),
-                fname=targets["comparison"],
+                {**shown, "truth": truth_stc}, views=views,
+                fname=stage / names["comparison"],
             )
             plotter.close()
-            files["comparison"] = targets["comparison"]
-            rendered = True
-        else:
-            logger.warning("No 3-D renders: %s", why)
+            written += ["report", "comparison"]
+    files = {name: out / names[name] for name in written}
     return DemoResult(
         n_sources=n_sources, found=found, loc_error_mm=errors, seconds=seconds,
         files=files, rendered=rendered, wall_time=time.perf_counter() - t0,

@@ -6,17 +6,16 @@ objects), runs :func:`vaesource.apply_vae_inverse` (and, on request, MNE's
 MxNE and gamma-MAP on the same whitened data through
 :func:`vaesource.compare`), and writes the estimates in MNE's formats, the
 active sources as dipoles, PNG renders and an HTML report. Every input is
-checked before anything is computed, and all outputs are written to a
-temporary folder first and moved into place at the end, so a failure never
-leaves half the outputs behind.
+checked before anything is computed (the output folder first), and the
+outputs are written to a stage folder that then replaces the output folder
+as a whole (:mod:`vaesource._output`): a failure never leaves half the
+outputs behind, and a folder never mixes two runs.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._output import check_output_folder, staged_folder
 from ._stc import keep_strong
 from .utils import ConvergenceWarning, _check_option, _check_positive, logger
 
@@ -103,7 +103,7 @@ def read_evoked(evoked, condition=None):
         return evoked
     fname = _existing(evoked, "evoked")
     try:
-        evokeds = mne.read_evokeds(fname, verbose=False)
+        evokeds = _quietly(mne.read_evokeds, fname)
     except Exception as err:  # MNE raises several types on a non-evoked file
         raise ValueError(f"Could not read evoked data from {fname}: {err}") from None
     names = [ev.comment for ev in evokeds]
@@ -152,9 +152,20 @@ def _read(obj, kind):
         return obj
     fname = _existing(obj, what)
     try:
-        return reader(fname, verbose=False)
+        return _quietly(reader, fname)
     except Exception as err:  # MNE raises several types on a wrong file
         raise ValueError(f"Could not read a {what} from {fname}: {err}") from None
+
+
+def _quietly(reader, fname):
+    """``reader(fname)``, whose warnings (MNE's about file names) are passed on
+    only when it succeeds: a wrong file gets our error alone."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = reader(fname, verbose=False)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
 
 
 def _kind(forward):
@@ -244,6 +255,8 @@ def run_localize(
     loose="auto",
     depth: float | None = 0.8,
     subjects_dir=None,
+    bem=None,
+    views=None,
     render: bool = True,
     overwrite: bool = False,
     verbose=None,
@@ -259,7 +272,8 @@ def run_localize(
     noise_cov : path-like | mne.Covariance
         Single-trial noise covariance (``-cov.fif``); divided by ``nave``.
     out_dir : path-like
-        Output folder (created).
+        Output folder: new, empty, or holding a previous run (see
+        ``overwrite``).
     condition : str | int | None
         Condition of a multi-condition evoked file (name or index).
     tmin, tmax : float | None
@@ -277,12 +291,28 @@ def run_localize(
     subjects_dir : path-like | None
         FreeSurfer subjects folder holding the forward's subject, for
         cortical renders (fsaverage renders on the embedded template
-        without one).
+        without one); for volume renders, the subject's
+        ``bem/inner_skull.surf`` is the glass.
+    bem : path-like | None
+        For volume renders: a BEM file (``-bem.fif``, ``-bem-sol.fif``) or
+        FreeSurfer surface whose inner skull is drawn around the sources
+        (default: the subject's from ``subjects_dir``, else a smooth outline
+        of the source grid). See :func:`volume_glass`.
+    views : str | sequence of str | None
+        Views of the renders: cortex ``"lateral"``, ``"medial"``,
+        ``"dorsal"``, ``"ventral"``, ``"anterior"``, ``"posterior"``;
+        volume ``"sagittal"``, ``"coronal"``, ``"axial"``. Default: the
+        views facing the sources (the legend says so); the three orthogonal
+        views of a volume.
     render : bool
         Make PNG renders and the HTML report (skipped with a warning when
         off-screen OpenGL is unavailable).
     overwrite : bool
-        Replace existing outputs; otherwise refuse before computing.
+        Replace a previous run in ``out_dir``; otherwise refuse before
+        reading anything. A run replaces its folder as a whole (written to
+        a stage folder next to it, then swapped in), so it never holds two
+        runs' files; a folder holding anything vaesource does not write is
+        never replaced, nor one holding the inputs.
     verbose : bool | str | int | None
         Log level.
 
@@ -297,26 +327,52 @@ def run_localize(
     or ``<m>-vl.stc`` (volume) with every active source; ``<vae>-dipoles.dip``
     with each active location of the VAE at its peak
     (:func:`peak_dipoles`); ``summary.json`` (per method: time, active
-    locations, explained variance, iterations; the peak dipoles in mm and
-    nAm); with renders, ``<m>.png``, ``comparison.png`` (surface, with
+    locations, explained variance, iterations; the peak dipoles: time in s,
+    position in mm in the frame named by ``coord_frame``, MNE's head frame,
+    amplitude in nAm); with renders, ``<m>.png``, ``comparison.png`` (surface, with
     ``compare``) and ``report.html`` (renders, time courses, solver
     convergence). The dipoles, the summary and the renders leave out
     sources below 10 % of the strongest (at a finite noise level the VAE
     keeps many tiny noise-fitting weights); the ``.stc`` files and
     ``result.dipoles`` keep them all.
     """
-    from .compare import compare as run_compare
-    from .inverse import _check_inputs, result_to_dipoles
+    job = _prepare(
+        evoked, forward, noise_cov, out_dir, condition=condition, tmin=tmin,
+        tmax=tmax, model=model, compare=compare, gamma=gamma, loose=loose,
+        depth=depth, subjects_dir=subjects_dir, bem=bem, views=views,
+        render=render, overwrite=overwrite, verbose=verbose,
+    )
+    return _execute(job)
+
+
+@dataclass
+class _Job:
+    """A checked localize run: inputs read, output folder and renders vetted."""
+
+    evoked: object
+    forward: object
+    noise_cov: object
+    out: Path
+    methods: list
+    kind: str
+    rendering: bool
+    options: dict
+    t0: float
+
+
+def _input_paths(*objs):
+    return [o for o in objs if isinstance(o, (str, os.PathLike))]
+
+
+def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, model,
+             compare, gamma, loose, depth, subjects_dir, bem, views, render,
+             overwrite, verbose):
+    """Every check of :func:`run_localize`, cheapest first, before any work."""
+    from .inverse import _check_inputs
 
     t0 = time.perf_counter()
     _check_option("model", model, tuple(VAE_METHODS))
     gamma = _check_positive("gamma", gamma)
-    evoked = read_evoked(evoked, condition)
-    forward = _read(forward, "forward")
-    noise_cov = _read(noise_cov, "cov")
-    # channel, time-window and finiteness checks before any work
-    _check_inputs(evoked, forward, noise_cov, tmin, tmax)
-    kind = _kind(forward)
     if isinstance(compare, (bool, np.bool_)):
         peers = list(PEERS) if compare else []
     else:
@@ -324,10 +380,17 @@ def run_localize(
         for m in peers:
             _check_option("compare", m, PEERS)
     methods = [VAE_METHODS[model]] + peers
-
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"The output {str(out)!r} exists and is not a folder.")
+    # the output folder first: refusing it must not wait for the inputs
+    out = check_output_folder(out_dir, overwrite=overwrite,
+                              inputs=_input_paths(evoked, forward, noise_cov, bem))
+    evoked = read_evoked(evoked, condition)
+    forward = _read(forward, "forward")
+    noise_cov = _read(noise_cov, "cov")
+    # channel, time-window and finiteness checks before any work
+    _check_inputs(evoked, forward, noise_cov, tmin, tmax)
+    kind = _kind(forward)
+    if views is not None:
+        views = _check_views(views, kind)
     rendering = False
     if render:
         from .viz._render import _rendering_available
@@ -335,109 +398,125 @@ def run_localize(
         rendering, why = _rendering_available()
         if not rendering:
             logger.warning("No renders or report: %s", why)
+    glass = None
     if rendering and kind == "surface":
         _check_surfaces(forward["src"], subjects_dir)
-    targets = _targets(out, methods, kind, rendering)
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{', '.join(existing)} already exist; pass overwrite=True "
-            "(--overwrite) to replace them."
-        )
+    elif rendering:
+        glass = volume_glass(forward, bem=bem, subjects_dir=subjects_dir)
+    options = dict(tmin=tmin, tmax=tmax, gamma=gamma, loose=loose, depth=depth,
+                   subjects_dir=subjects_dir, views=views, glass=glass,
+                   verbose=verbose)
+    return _Job(evoked=evoked, forward=forward, noise_cov=noise_cov, out=out,
+                methods=methods, kind=kind, rendering=rendering, options=options,
+                t0=t0)
 
-    logger.info("Localizing %r with %s", evoked.comment,
-                ", ".join(LABELS[m] for m in methods))
+
+def _execute(job):
+    """Run a checked job: the inverse(s), then every output, staged."""
+    from .compare import compare as run_compare
+    from .inverse import result_to_dipoles
+
+    opt = job.options
+    logger.info("Localizing %r with %s", job.evoked.comment,
+                ", ".join(LABELS[m] for m in job.methods))
     with warnings.catch_warnings():
         warnings.simplefilter("always", ConvergenceWarning)
         comp = run_compare(
-            evoked, forward, noise_cov, methods=methods, loose=loose,
-            depth=depth, tmin=tmin, tmax=tmax, gamma=gamma, verbose=verbose,
+            job.evoked, job.forward, job.noise_cov, methods=job.methods,
+            loose=opt["loose"], depth=opt["depth"], tmin=opt["tmin"],
+            tmax=opt["tmax"], gamma=opt["gamma"], verbose=opt["verbose"],
         )
     estimates = {row.method: row.estimate for row in comp.rows}
-    vae = estimates[methods[0]]
+    vae = estimates[job.methods[0]]
     dipoles = []
     if getattr(vae, "vae_result", None) is not None:
         dipoles = result_to_dipoles(vae.vae_result, vae.tmin, vae.tstep)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".vaesource-localize-", dir=out.parent))
-    try:
-        _write_all(stage, targets, estimates, dipoles, comp, forward, evoked,
-                   kind, subjects_dir, rendering)
-        out.mkdir(exist_ok=True)
+    targets = _targets(job.out, job.methods, job.kind, job.rendering)
+    with staged_folder(job.out) as stage:
+        _write_all(stage, targets, estimates, dipoles, comp, job)
         # the stage started empty: what is in it is what was written
         files = {name: path for name, path in targets.items()
                  if (stage / path.name).exists()}
-        for path in files.values():
-            os.replace(stage / path.name, path)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
     return LocalizeResult(
-        condition=str(evoked.comment), estimates=estimates, dipoles=dipoles,
-        rows=list(comp.rows), files=files, rendered=rendering,
-        wall_time=time.perf_counter() - t0,
+        condition=str(job.evoked.comment), estimates=estimates, dipoles=dipoles,
+        rows=list(comp.rows), files=files, rendered=job.rendering,
+        wall_time=time.perf_counter() - job.t0,
     )
 
 
-def _write_all(stage, targets, estimates, dipoles, comp, forward, evoked, kind,
-               subjects_dir, rendering):
+def _write_all(stage, targets, estimates, dipoles, comp, job):
     """Write every output (named as in ``targets``) into ``stage``."""
     for m, stc in estimates.items():
         stc.save(stage / m, ftype="stc", overwrite=True, verbose=False)
     peaks = peak_dipoles(dipoles, DISPLAY_FRACTION)
     if peaks is not None:
         peaks.save(stage / targets["dipoles"].name, overwrite=True, verbose=False)
-    summary = _summary(comp, evoked, forward, peaks)
+    summary = _summary(comp, job.evoked, job.forward, peaks)
     (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    if rendering:
-        _render_all(stage, targets, estimates, forward, kind, subjects_dir)
+    if job.rendering:
+        _render_all(stage, targets, estimates, job)
+
+
+def _time(t):
+    """A sample time for people: to the microsecond, no float noise, no -0."""
+    return round(float(t), 6) + 0.0
 
 
 def _summary(comp, evoked, forward, peaks):
     rows = []
     for row in comp.rows:
-        entry = dict(method=row.method, seconds=row.seconds,
+        entry = dict(method=row.method, seconds=round(float(row.seconds), 3),
                      n_active=int(row.n_active),
-                     explained_variance=float(row.explained_variance))
+                     explained_variance=round(float(row.explained_variance), 6))
         result = getattr(row.estimate, "vae_result", None)
         if result is not None:
             entry.update(n_iter=int(result.n_iter), converged=bool(result.converged),
                          gamma=float(result.gamma))
         rows.append(entry)
     out = dict(condition=str(evoked.comment), nave=float(evoked.nave),
-               tmin=float(comp.rows[0].estimate.tmin),
+               tmin=_time(comp.rows[0].estimate.tmin),
+               sfreq=float(evoked.info["sfreq"]),
                n_sources=int(forward["nsource"]), methods=rows)
     if peaks is not None:
+        # MNE's head frame (x to the right ear, y to the nasion, z up), as in
+        # the .dip file and mne.read_dipole
+        out["coord_frame"] = "head"
         out["peak_dipoles_mm"] = [
-            dict(time=float(t), pos=[round(1e3 * float(v), 2) for v in p],
-                 amplitude_nAm=float(1e9 * a))
+            dict(time=_time(t), pos=[round(1e3 * float(v), 2) for v in p],
+                 amplitude_nAm=round(float(1e9 * a), 3))
             for t, p, a in zip(peaks.times, peaks.pos, peaks.amplitude)
         ]
     return out
 
 
-def _render_all(stage, targets, estimates, forward, kind, subjects_dir):
+def _render_all(stage, targets, estimates, job):
     from .viz import make_report, plot_comparison, plot_sources, plot_volume_sources
 
     shown = {LABELS.get(m, m): keep_strong(stc, DISPLAY_FRACTION)
              for m, stc in estimates.items()}
     results = {LABELS.get(m, m): stc.vae_result for m, stc in estimates.items()
                if getattr(stc, "vae_result", None) is not None}
-    src = forward["src"]
-    if kind == "surface":
+    src = job.forward["src"]
+    views = job.options["views"]
+    if job.kind == "surface":
         subject = src[0].get("subject_his_id") or None
-        kw = dict(subject=subject, subjects_dir=subjects_dir, src=src)
+        kw = dict(subject=subject, subjects_dir=job.options["subjects_dir"], src=src)
+        views = views or "auto"
         for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_sources(stc_shown, title=label, fname=stage / f"{m}.png",
-                         **kw).close()
+                         views=views, **kw).close()
         if "comparison.png" in targets:
-            plot_comparison(shown, views=("lateral", "medial"),
-                            fname=stage / "comparison.png", **kw).close()
+            plot_comparison(shown, views=views, fname=stage / "comparison.png",
+                            **kw).close()
         make_report(stage / "report.html", stcs=shown, results=results or None,
-                    title="vaesource localize", overwrite=True, **kw)
+                    title="vaesource localize", overwrite=True, views=views, **kw)
     else:
-        glass = _hull(src, forward["mri_head_t"])
-        vol_kw = dict(surface=glass, trans=forward["mri_head_t"])
+        glass = job.options["glass"]
+        vol_kw = dict(surface=(glass.rr, glass.tris), glass_name=glass.name,
+                      trans=job.forward["mri_head_t"])
+        if views:
+            vol_kw["views"] = views
         for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_volume_sources(stc_shown, src, title=label,
                                 fname=stage / f"{m}.png", **vol_kw).close()
@@ -470,20 +549,107 @@ def _check_surfaces(src, subjects_dir):
         ) from None
 
 
-def _hull(src, mri_head_t):
-    """Convex hull of the source positions (head frame, m): the glass."""
-    from scipy.spatial import ConvexHull
+@dataclass
+class Glass:
+    """The surface a volume estimate is drawn in (head frame, m)."""
 
-    from .viz.volume import _head_transform, _positions
+    rr: np.ndarray
+    tris: np.ndarray
+    name: str
 
-    offsets = np.cumsum([0] + [s["np"] for s in src[:-1]])
-    used = np.concatenate([off + s["vertno"] for off, s in zip(offsets, src)])
-    rr = _positions(src, used, _head_transform(src, mri_head_t, None))
-    hull = ConvexHull(rr)
-    # make the triangles consistently oriented outward
-    tris = hull.simplices.copy()
-    centre = rr.mean(axis=0)
-    normals = np.cross(rr[tris[:, 1]] - rr[tris[:, 0]], rr[tris[:, 2]] - rr[tris[:, 0]])
-    flip = np.einsum("ij,ij->i", normals, rr[tris[:, 0]] - centre) < 0
-    tris[flip] = tris[flip][:, ::-1]
-    return rr, tris
+
+# FreeSurfer places of the inner skull in a subject's folder
+_INNER_SKULL = ("bem/inner_skull.surf", "bem/watershed/{subject}_inner_skull_surface")
+
+
+def volume_glass(forward, *, bem=None, subjects_dir=None) -> Glass:
+    """The glass around a volume source space: the inner skull, or an outline.
+
+    Parameters
+    ----------
+    forward : mne.Forward
+        Forward solution of a volume (or discrete) source space.
+    bem : path-like | None
+        A BEM model or solution (``-bem.fif``, ``-bem-sol.fif``), or a
+        FreeSurfer surface file such as ``bem/inner_skull.surf``: its inner
+        skull (the innermost surface) is drawn.
+    subjects_dir : path-like | None
+        FreeSurfer subjects folder: with the forward's subject, its
+        ``bem/inner_skull.surf`` (or the watershed one) is drawn.
+
+    Returns
+    -------
+    glass : Glass
+        In head coordinates; without a BEM or subject surface, a smooth
+        outline around the source grid.
+    """
+    from mne.io.constants import FIFF
+
+    from .viz.volume import _head_transform, _positions, grid_outline
+
+    src = forward["src"]
+    if bem is not None:
+        rr, tris = _read_inner_skull(bem)
+        name = f"inner skull ({Path(bem).name})"
+    else:
+        subject = src[0].get("subject_his_id") or None
+        found = None
+        if subject is not None:
+            base = subjects_dir or os.environ.get("SUBJECTS_DIR")
+            for rel in _INNER_SKULL if base else ():
+                fname = Path(base).expanduser() / subject / rel.format(subject=subject)
+                if fname.is_file():
+                    found = fname
+                    break
+        if found is None:
+            offsets = np.cumsum([0] + [s["np"] for s in src[:-1]])
+            used = np.concatenate([off + s["vertno"] for off, s in zip(offsets, src)])
+            to_head = _head_transform(src, forward["mri_head_t"], None)
+            rr, tris = grid_outline(_positions(src, used, to_head))
+            return Glass(rr=rr, tris=tris, name="outline of the source grid")
+        rr, tris = _read_inner_skull(found)
+        name = f"inner skull of {subject}"
+    # surfaces are in MRI coordinates, whatever frame the source space is in
+    trans = forward["mri_head_t"]
+    mri_head = np.asarray(trans["trans"])
+    if trans["from"] != FIFF.FIFFV_COORD_MRI:
+        mri_head = np.linalg.inv(mri_head)
+    rr = rr @ mri_head[:3, :3].T + mri_head[:3, 3]
+    return Glass(rr=rr, tris=np.asarray(tris, np.int64), name=name)
+
+
+def _read_inner_skull(fname):
+    """(rr in MRI m, tris) of a BEM file's innermost surface or a FreeSurfer
+    surface file."""
+    import mne
+    from mne.io.constants import FIFF
+
+    path = _existing(fname, "BEM")
+    try:
+        if path.name.endswith((".fif", ".fif.gz")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # file naming
+                surfs = mne.read_bem_surfaces(path, verbose=False)
+            brain = [s for s in surfs if s["id"] == FIFF.FIFFV_BEM_SURF_ID_BRAIN]
+            surf = brain[0] if brain else surfs[-1]
+            return np.asarray(surf["rr"], float), np.asarray(surf["tris"], np.int64)
+        rr, tris = mne.read_surface(path, verbose=False)
+    except Exception as err:  # MNE and nibabel raise several types
+        raise ValueError(f"Could not read a BEM surface from {path}: {err}") from None
+    return np.asarray(rr, float) / 1000.0, np.asarray(tris, np.int64)  # mm -> m
+
+
+def _check_views(views, kind):
+    """Views of the renders of a surface or volume run."""
+    from .viz.brain import VIEWS
+    from .viz.volume import VOLUME_VIEWS
+
+    if isinstance(views, str):
+        views = tuple(v.strip() for v in views.split(",") if v.strip())
+    allowed = VIEWS if kind == "surface" else VOLUME_VIEWS
+    views = tuple(views)
+    if not views:
+        raise ValueError("The 'views' parameter must name at least one view.")
+    for view in views:
+        _check_option("views", view, allowed)
+    return views

@@ -25,8 +25,8 @@ def _read_stc(fname, subject):
 
 
 def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
-                 subjects_dir=None, forward=None, surface="inflated", views=None,
-                 time=None, min_fraction=0.1, title=None):
+                 subjects_dir=None, forward=None, bem=None, surface="inflated",
+                 views=None, time=None, min_fraction=0.1, title=None):
     """Render saved source estimates to a PNG.
 
     Parameters
@@ -49,12 +49,17 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
         Forward solution of the estimates: its source space checks the
         vertices, and volume estimates need it (positions and the MRI ->
         head transform).
+    bem : path-like | None
+        Volume estimates: BEM file or FreeSurfer surface whose inner skull
+        is the glass (default: the subject's in ``subjects_dir``, else a
+        smooth outline of the source grid; see
+        :func:`vaesource.localize.volume_glass`).
     surface : ``"inflated"`` | ``"white"`` | ``"pial"``
         Cortical surface.
     views : tuple of str | None
         Views (default: lateral, medial, dorsal for one cortical estimate,
-        lateral and medial for several; the three orthogonal views in a
-        glass brain).
+        the views facing the sources for several; the three orthogonal
+        views in a glass brain).
     time : float | None
         Time (s) to show; None shows each source at its peak.
     min_fraction : float
@@ -64,7 +69,7 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     """
     import mne
 
-    from .localize import _hull, _read
+    from .localize import _read, volume_glass
     from .viz import plot_comparison, plot_sources, plot_volume_sources
     from .viz._render import _rendering_available
 
@@ -103,9 +108,10 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
                 raise ValueError("Volume estimates render one at a time; got "
                                  f"{len(stcs)}.")
             src = fwd["src"]
+            glass = volume_glass(fwd, bem=bem, subjects_dir=subjects_dir)
             kw = dict(views=views) if views else {}
             plotter = plot_volume_sources(
-                stcs[0], src, surface=_hull(src, fwd["mri_head_t"]),
+                stcs[0], src, surface=(glass.rr, glass.tris), glass_name=glass.name,
                 trans=fwd["mri_head_t"], time=time, truth=truth_stc,
                 title=title or labels[0], fname=tmp, **kw,
             )

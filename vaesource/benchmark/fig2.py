@@ -161,10 +161,10 @@ class Fig2Result:
         """Short text table of success rates (percent) per setting and model."""
         lines = []
         for setting, per_model in self.success_rates().items():
-            lines.append(f"{setting}:")
+            lines.append(f"{setting}: success rate at each r")
             for model, (rs, rates, counts) in per_model.items():
-                cells = " ".join(f"{r}:{100 * v:.0f}" for r, v in zip(rs, rates))
-                lines.append(f"  {model:12s} {cells}  (n={counts.min()}/r)")
+                cells = "  ".join(f"r={r}: {100 * v:3.0f} %" for r, v in zip(rs, rates))
+                lines.append(f"  {model:12s} {cells}  ({counts.min()} trials per r)")
         return "\n".join(lines)
 
 
