@@ -88,11 +88,14 @@ plt.show()
 #
 # Time courses
 # ------------
-# The strongest estimated sources (solid) against the truth (dashed, shown as
-# its absolute value since the estimate is the norm over orientations). The
-# true sources sit on the ico4 grid, so they have no ico3 vertex in common
-# with the estimate and are drawn in gray.
-viz.plot_time_courses(stc, truth=abs(sim.stc), n_max=5)
+# The strongest estimated sources (solid) against the truth (dashed). The
+# estimate holds the norm over the three orientations, so the truth is drawn
+# as amplitudes too. The true sources sit on the ico4 grid, between ico3
+# locations: given the vertex positions (the white surface), each true
+# source takes the colour of an estimated source within 15 mm, and stays
+# gray when none is that close.
+white = {hemi: rr for hemi, (rr, _) in fine.surfaces["white"].items()}
+viz.plot_time_courses(stc, truth=sim.stc, positions=white, n_max=5)
 plt.show()
 
 # %%
@@ -100,11 +103,15 @@ plt.show()
 # ----------
 # :func:`~vaesource.viz.plot_sources` renders off screen with pyvista and
 # returns the plotter: spheres are the estimate (colour and size: peak
-# amplitude), green rings the true sources.
+# amplitude), green rings the true sources. :func:`~vaesource.viz.as_figure`
+# turns the render into a matplotlib figure, which ``plt.show()`` opens in a
+# window when this runs as a script (``plotter.screenshot("x.png")`` would
+# save it instead).
 peak = np.abs(stc.data).max()
 plotter = viz.plot_sources(stc, truth=sim.stc, views=("lateral", "medial"),
                            threshold=0.1 * peak)
-plotter.show()
+viz.as_figure(plotter)
+plt.show()
 
 # %%
 # Localization error

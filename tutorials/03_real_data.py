@@ -30,7 +30,8 @@ from mne.io.constants import FIFF
 from data_fetch import real_data
 from vaesource import compare
 from vaesource.metrics import stc_sources
-from vaesource.viz import plot_sources, plot_time_courses, plot_volume_sources
+from vaesource.viz import (as_figure, plot_sources, plot_time_courses,
+                           plot_volume_sources)
 
 mne.set_log_level("WARNING")
 data = real_data()
@@ -136,8 +137,8 @@ plt.show()
 # amplitude, in sagittal, coronal and axial views. The strongest (red)
 # spheres lie on the left and right sides near the auditory cortices, with
 # one deep near the midline; the many weak (yellow) ones are spread by the
-# noise. Both renders are made off screen by pyvista and shown by
-# sphinx-gallery.
+# noise. Both renders are made off screen by pyvista and shown as matplotlib
+# figures (:func:`~vaesource.viz.as_figure`).
 
 if data.kind == "sample":
     plotter = plot_sources(stc, subject=data.subject,
@@ -149,5 +150,6 @@ else:
     skull = bem["surfs"][0]
     skull_head = (mne.transforms.apply_trans(trans, skull["rr"]), skull["tris"])
     plotter = plot_volume_sources(stc, fwd["src"], surface=skull_head,
-                                  title="full VAE")
-plotter.show()
+                                  glass_name="inner skull (BEM)", title="full VAE")
+as_figure(plotter)
+plt.show()

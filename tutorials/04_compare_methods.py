@@ -10,6 +10,7 @@ localization errors and a side-by-side 3-D render.
 """
 # License: BSD-3-Clause
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 import vaesource
@@ -91,7 +92,9 @@ for row in comparison.rows:
 # ------------
 # :func:`~vaesource.viz.plot_comparison` renders the estimates with the same
 # cameras and one colour scale; the ``"truth"`` entry is drawn in its own
-# column and as green rings on the others. As in ``vaesource demo``, sources
+# column and as green rings on the others. By default it shows only the
+# views that face the sources (``views=("lateral", "medial")`` would show
+# those for both hemispheres). As in ``vaesource demo``, sources
 # weaker than 10 % of each estimate's peak are hidden: at a finite noise
 # level (``gamma = 1``) the VAE keeps many tiny weights that fit a little of
 # the noise, and drawing them would hide the sources that matter.
@@ -107,9 +110,9 @@ def strong(stc, fraction=0.1):
 
 labels = {"full_vae": "full VAE", "mxne": "MxNE", "gamma_map": "gamma-MAP"}
 shown = {labels[row.method]: strong(row.estimate) for row in comparison.rows}
-plotter = viz.plot_comparison({**shown, "truth": sim.stc},
-                              views=("lateral", "medial"))
-plotter.show()
+plotter = viz.plot_comparison({**shown, "truth": sim.stc})
+viz.as_figure(plotter)
+plt.show()
 
 # %%
 # From files, ``vaesource localize --evoked F --forward F --cov F --out DIR
