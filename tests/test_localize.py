@@ -302,7 +302,7 @@ def test_overwrite_replaces_the_whole_run(files, tmp_path, capsys):
     assert not _leftovers(tmp_path)
 
 
-def test_overwrite_never_deletes_other_files(files, tmp_path, capsys):
+def test_overwrite_never_deletes_other_files(files, tmp_path, capsys, monkeypatch):
     """A folder holding anything vaesource does not write is never replaced,
     with or without --overwrite; nor is one holding the run's inputs."""
     import shutil
@@ -327,6 +327,14 @@ def test_overwrite_never_deletes_other_files(files, tmp_path, capsys):
     assert "inside the output folder" in capsys.readouterr().err
     assert (out / "simulated-ave.fif").is_file()
     assert not _leftovers(tmp_path)
+
+    # the current folder itself, even empty, is not replaced
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert main(_args(files, ".", "--no-render")) == 2
+    assert "current folder" in capsys.readouterr().err
+    assert here.is_dir() and not list(here.iterdir())
 
 
 def test_localize_cli_checks_before_work(files, tmp_path, monkeypatch, capsys):

@@ -6,7 +6,8 @@ never mixes the files of two runs (a second run with fewer methods would
 otherwise leave the first run's estimates next to its own summary). An
 existing folder is replaced only when it holds a previous run and nothing
 else: a folder with any file that vaesource does not write (a recording, a
-script, a subfolder) is never deleted, with or without ``overwrite``.
+script, a subfolder), the run's inputs or the current folder is never
+deleted, with or without ``overwrite``.
 """
 
 from __future__ import annotations
@@ -78,6 +79,14 @@ def check_output_folder(out, *, overwrite, inputs=()):
         return out
     if not out.is_dir():
         raise ValueError(f"The output {str(out)!r} exists and is not a folder.")
+    here = out.resolve()
+    cwd = Path.cwd().resolve()
+    if here == cwd or here in cwd.parents:
+        raise ValueError(
+            f"The output folder {str(out)!r} is the current folder or holds it; "
+            "a run replaces its output folder as a whole, so give a folder "
+            "of its own (e.g. a new subfolder)."
+        )
     entries = list(out.iterdir())
     if not entries:
         return out
@@ -92,7 +101,6 @@ def check_output_folder(out, *, overwrite, inputs=()):
         )
     if not overwrite:
         raise OutputExistsError(out)
-    here = out.resolve()
     for fname in inputs:
         if fname is None:
             continue

@@ -282,7 +282,8 @@ _FOLDER_RULE = (
     "with --overwrite it replaces a previous vaesource run there as a whole "
     "(written next to it first, then swapped in), so no file of the earlier "
     "run is left behind. A folder holding anything else (your own files, "
-    "subfolders, the run's own inputs) is never replaced: choose another."
+    "subfolders, the run's own inputs), or the current folder, is never "
+    "replaced: choose another."
 )
 
 
