@@ -323,8 +323,14 @@ def test_zero_data_gives_empty_active_set(name):
 def test_convergence_warning_says_how_far():
     p = _small("noisy", r=10)
     with pytest.warns(ConvergenceWarning, match=r"relative cost change \d\.\d+e"):
-        res = full_vae(p.M, p.G, gamma=p.gamma, max_iter=2)
+        res = full_vae(p.M, p.G, gamma=p.gamma, max_iter=2, update="mackay")
     assert not res.converged and res.n_iter == 2
+    # Newton: max_iter bounds the attempted steps, n_iter counts accepted ones
+    with pytest.warns(ConvergenceWarning, match=r"stationarity violation \d\.\d+e"
+                      r".*relative cost change \d\.\d+e"):
+        res = full_vae(p.M, p.G, gamma=p.gamma, max_iter=2)
+    assert not res.converged and 1 <= res.n_iter <= 2
+    assert res.info["kkt_violation"] > 1e-6
 
 
 @pytest.mark.parametrize("name", list(SOLVERS))
@@ -398,3 +404,87 @@ def test_free_orientation_optimality_at_return():
     assert res.converged
     assert_allclose(np.sort(np.argsort(-res.row_norms)[:3]), [4, 31, 50])
     assert np.all(_rho_inactive(M, G, res, 3) < 1.0 + 1e-3)
+
+
+# ------------------------------------------------------- Newton engine ---
+
+
+def _kkt_reference(M, G, weights, gamma, n_orient=1):
+    """Largest stationarity violation of cost (18), from dense inverses."""
+    n = M.shape[1]
+    Si = np.linalg.inv((G * weights) @ G.T + gamma * np.eye(G.shape[0]))
+    a2 = np.sum((G.T @ Si @ M) ** 2, axis=1).reshape(-1, n_orient).sum(1)
+    z = np.einsum("ij,ik,kj->j", G, Si, G).reshape(-1, n_orient).sum(1)
+    rho = a2 / n / z
+    active = weights[::n_orient] > 0
+    return np.max(np.where(active, np.abs(rho - 1), np.maximum(rho - 1, 0)))
+
+
+def _volume_like(seed, n_sensors=40, n_loc=150, n_orient=3, n_src=4, snr=2.0):
+    """Correlated free-orientation gain (neighbouring columns alike) + noise."""
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((n_sensors, n_loc // 5 + 1))
+    G = np.repeat(base, 5, axis=1)[:, :n_loc]
+    G = np.repeat(G, n_orient, axis=1) + 0.3 * rng.standard_normal(
+        (n_sensors, n_loc * n_orient))
+    X = np.zeros((n_loc * n_orient, 25))
+    for loc in rng.choice(n_loc, n_src, replace=False):
+        X[loc * n_orient:(loc + 1) * n_orient] = rng.standard_normal((n_orient, 25))
+    signal = G @ X
+    noise = rng.standard_normal(signal.shape)
+    M = signal / np.linalg.norm(signal) * np.linalg.norm(noise) * np.sqrt(snr) + noise
+    return M, G
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_newton_certified_and_not_above_mackay(seed):
+    """The Newton engine stops on a certificate an independent dense
+    computation confirms, at a cost no higher than the MM engine's."""
+    M, G = _volume_like(seed)
+    res = full_vae(M, G, gamma=1.0, n_orient=3)
+    ref = full_vae(M, G, gamma=1.0, n_orient=3, update="mackay", tol=1e-10,
+                   max_iter=20000)
+    assert res.converged and res.info["update"] == "newton"
+    assert res.info["kkt_violation"] <= 1e-6
+    assert res.info["rel_change"] <= 1e-8
+    assert _kkt_reference(M, G, res.weights, 1.0, 3) <= 2e-6
+    assert res.cost[-1] <= ref.cost[-1] + 1e-10 * abs(ref.cost[-1])
+    assert_allclose(res.cost[-1], cost_full(M, G, res.weights, 1.0), rtol=1e-12)
+    assert _is_monotone(res.cost)
+    # zeros are exact, and far fewer passes over all columns than iterations
+    assert np.count_nonzero(res.weights) == res.active_set.size
+    assert res.info["n_passes"] < ref.n_iter / 5
+    # the MM engine's result carries the same certificate, honestly larger
+    assert ref.info["kkt_violation"] == pytest.approx(
+        _kkt_reference(M, G, ref.weights, 1.0, 3), rel=1e-6, abs=1e-9)
+
+
+def test_newton_large_working_set_from_weights_init():
+    """Starting on every location (more than the Newton cap) still converges:
+    MM steps prune until Newton can take over."""
+    M, G = _volume_like(3, n_sensors=20, n_loc=400)
+    res = full_vae(M, G, gamma=1.0, n_orient=3, weights_init=np.full(400, 0.1))
+    assert res.converged
+    assert _kkt_reference(M, G, res.weights, 1.0, 3) <= 2e-6
+    assert _is_monotone(res.cost)
+
+
+def test_newton_stationarity_tolerance_is_honoured():
+    M, G = _volume_like(4)
+    loose = full_vae(M, G, gamma=1.0, n_orient=3, kkt_tol=1e-2, tol=1e-3)
+    tight = full_vae(M, G, gamma=1.0, n_orient=3, kkt_tol=1e-9, tol=1e-12)
+    assert loose.converged and tight.converged
+    assert loose.info["kkt_violation"] <= 1e-2
+    assert tight.info["kkt_violation"] <= 1e-9
+    assert _kkt_reference(M, G, tight.weights, 1.0, 3) <= 1e-8
+    assert tight.cost[-1] <= loose.cost[-1]
+
+
+def test_newton_warning_gives_both_figures():
+    M, G = _volume_like(5)
+    with pytest.warns(ConvergenceWarning, match=r"stationarity violation "
+                      r"\d\.\d+e.*relative cost change \d\.\d+e"):
+        res = full_vae(M, G, gamma=1.0, n_orient=3, max_iter=2)
+    assert not res.converged
+    with pytest.raises(ValueError, match="'kkt_tol'"):
+        full_vae(M, G, kkt_tol=-1)

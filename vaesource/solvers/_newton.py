@@ -61,6 +61,7 @@ _GROWTH = 2.0
 _ENTRY_TRIES = 6
 _QP_ROUNDS = 10
 _LM_TRIES = 8
+_MM_PHASE = 1e-3
 _INNER_FRACTION = 0.1
 # Columns of the full pass whitened at once (bounds the memory to one chunk).
 _CHUNK = 4096
@@ -156,6 +157,7 @@ class _Problem:
     Q: np.ndarray
     n_times: int
     n_orient: int
+    dense: bool = False  # always the dense factor (learning gamma needs it)
 
     def __post_init__(self):
         self.n_sensors = self.G.shape[0]
@@ -177,7 +179,7 @@ class _Problem:
         # negligible next to the sources (then the dense Sigma is
         # numerically singular)
         tiny = p and gamma < 1e-8 * float(np.max(w_cols * self.col_norms2[cols]))
-        if 0 < p <= m and (p <= 0.4 * m or tiny):
+        if 0 < p <= m and (p <= 0.4 * m or tiny) and not self.dense:
             basis = self._basis(cols)
             if basis is not None:
                 return _SpanSigma(basis, w_cols, gamma)
@@ -249,6 +251,8 @@ def _newton_direction(H, g, lam):
                                   check_finite=False)
         except linalg.LinAlgError:
             lam = max(10.0 * lam, 1e-6)
+            if lam > 1e12:
+                break
             continue
         return -linalg.cho_solve(c, g, check_finite=False), lam
     return None, lam
@@ -290,7 +294,7 @@ class _State:
     gamma: float
     sig: object
     cost: list
-    n_iter: int = 0
+    n_attempts: int = 0
     n_newton: int = 0
     n_mm: int = 0
     n_evals: int = 0
@@ -301,7 +305,11 @@ class _State:
     def f(self):
         return self.cost[-1]
 
-    def accept(self, w, gamma, sig, f):
+    def accept(self, w, gamma, sig, f, merge=False):
+        """Move to a point of lower cost; ``merge`` folds the move into the
+        last recorded iteration (the noise update that follows a step)."""
+        if merge and len(self.cost) > 1:
+            self.cost.pop()
         self.last_change = abs(self.f - f) / max(abs(f), np.finfo(float).tiny)
         self.w, self.gamma, self.sig = w, gamma, sig
         self.cost.append(f)
@@ -321,7 +329,7 @@ def _try(prob, st, w, gamma, prune_tol):
     return _cost(sig, prob.n_times), sig, w
 
 
-def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
+def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols, learn_gamma):
     """One projected-Newton step on the working set ``W``; False if none."""
     o, n = prob.n_orient, prob.n_times
     w_W = st.w[W]
@@ -337,33 +345,64 @@ def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
     enter = np.flatnonzero(~active & (rho > 1.0))
     enter = enter[np.argsort(-rho[enter])][: max_cols // o - free.size]
     free = np.sort(np.concatenate([free, enter]))
-    if free.size == 0 and not bind.any():
+    if free.size == 0 and not bind.any() and not learn_gamma:
         return False
-    H = _hessian(T[:, _cols(free, o)], B[_cols(free, o)], n, o) if free.size else None
+    fc = _cols(free, o)
+    H = _hessian(T[:, fc], B[fc], n, o)
+    g_F, w_F = g[free], w_W[free]
+    if learn_gamma:
+        # the noise is one more variable (never at its bound)
+        H, g_F = _with_gamma(prob, st.sig, T[:, fc], B[fc], H, g_F)
+        w_F = np.append(w_F, np.inf)
     # Levenberg-Marquardt: the damping grows after a step that does not lower
     # the cost and shrinks after one that does
     lam = st.damping
     for _ in range(_LM_TRIES):
         d = np.zeros(W.size)
-        if free.size:
-            dF = _bounded_newton(H, g[free], w_W[free], lam)
-            if dF is None:
-                return None
-            d[free] = dF
+        dF = _bounded_newton(H, g_F, w_F, lam)
+        if dF is None:
+            return None
+        gamma = st.gamma
+        if learn_gamma:
+            gamma = max(gamma + dF[-1], 0.1 * gamma)
+            dF = dF[:-1]
+        d[free] = dF
         d[bind] = -w_W[bind]
         w = st.w.copy()
         w[W] = np.maximum(w_W + d, 0.0)
-        f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
+        f, sig, w = _try(prob, st, w, gamma, prune_tol)
         if f <= st.f:
-            st.accept(w, st.gamma, sig, f)
+            st.accept(w, gamma, sig, f)
             st.n_newton += 1
             st.damping = 0.0 if lam <= 1e-3 else lam / 10.0
             return True
-        if abs(float(g @ d)) < 1e-15 * abs(st.f):
+        if abs(float(g_F[: dF.size] @ dF)) < 1e-15 * abs(st.f):
             break  # no decrease left above rounding
-        lam = max(10.0 * lam, 1e-3)
+        lam = min(max(10.0 * lam, 1e-3), 1e8)
     st.damping = lam
     return None
+
+
+def _with_gamma(prob, sig, T_F, B_F, H, g_F):
+    """Extend the Hessian and gradient by the noise variance ``gamma``.
+
+    ``gamma`` multiplies ``n_sensors`` identity columns, so the formulas of
+    the module docstring hold with ``G_gamma = I``: ``K_gamma,j = Sigma^-1
+    G_j`` and ``B_gamma = Sigma^-1 Q``. Needs the dense factor of Sigma.
+    """
+    n, o = prob.n_times, prob.n_orient
+    Linv = sig.Linv
+    SQ = Linv.T @ sig.TQ  # Sigma^-1 Q
+    V = Linv @ SQ  # with T^T: G^T Sigma^-2 Q
+    Sinv = Linv.T @ Linv
+    g_gamma = n * float(np.sum(Linv**2)) - float(np.sum(SQ**2))
+    h_gg = 2.0 * float(np.sum(V**2)) - n * float(np.sum(Sinv**2))
+    h_gj = _group_sum(2.0 * np.sum((T_F.T @ V) * B_F, axis=1)
+                      - n * np.sum((Linv.T @ T_F) ** 2, axis=0), o)
+    k = H.shape[0]
+    H_ext = np.empty((k + 1, k + 1))
+    H_ext[:k, :k], H_ext[:k, k], H_ext[k, :k], H_ext[k, k] = H, h_gj, h_gj, h_gg
+    return H_ext, np.append(g_F, g_gamma)
 
 
 def _mm_step(prob, st, W, rho, prune_tol):
@@ -388,6 +427,7 @@ def _enter(prob, st, locs, w_single, prune_tol):
     0`` undershoots it by about ``2 rho_i - 1``; entering together they
     overshoot, hence the backtracking on a common fraction.
     """
+    st.n_attempts += 1
     t = 1.0
     for _ in range(_ENTRY_TRIES):
         w = st.w.copy()
@@ -433,7 +473,7 @@ def _update_gamma(prob, st, prune_tol):
     gamma = _best_gamma(prob, st)
     f, sig, w = _try(prob, st, st.w.copy(), gamma, prune_tol)
     if f <= st.f:
-        st.accept(w, gamma, sig, f)
+        st.accept(w, gamma, sig, f, merge=True)
 
 
 def _gamma_violation(prob, sig, gamma):
@@ -450,7 +490,10 @@ def _inner(prob, st, W, *, learn_gamma, tol, inner_tol, prune_tol, max_iter,
     """Converge on the working set ``W``; returns the number of steps."""
     o = prob.n_orient
     n_steps = 0
-    while st.n_iter < max_iter:
+    # MacKay steps are cheaper than Newton's and prune fast far from the
+    # optimum; Newton takes over once they slow down
+    mm_phase = True
+    while st.n_attempts < max_iter:
         T = st.sig.whiten(prob.G[:, _cols(W, o)])
         B = T.T @ st.sig.TQ
         z = _group_sum(np.sum(T**2, axis=0), o)
@@ -458,13 +501,25 @@ def _inner(prob, st, W, *, learn_gamma, tol, inner_tol, prune_tol, max_iter,
         viol = _violation(rho, st.w[W] > 0)
         if viol.max(initial=0.0) <= inner_tol and st.last_change <= tol:
             break
-        st.n_iter += 1
-        ok = _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols)
-        if ok is False:
-            break  # nothing free: stationary on W
-        if ok is None and not _mm_step(prob, st, W, rho, prune_tol):
-            break  # no descent left above rounding
-        if learn_gamma:
+        st.n_attempts += 1
+        f0 = st.f
+        if mm_phase:
+            moved = _mm_step(prob, st, W, rho, prune_tol)
+            mm_phase = moved and f0 - st.f > _MM_PHASE * abs(st.f)
+            if not moved:
+                continue  # Newton next
+        else:
+            moved = _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols,
+                                 learn_gamma)
+            if moved is False:
+                st.last_change = 0.0
+                break  # nothing free: stationary on W
+            if moved is None and not _mm_step(prob, st, W, rho, prune_tol):
+                # neither Newton nor MM lowers the cost above rounding: the
+                # cost no longer changes
+                st.last_change = 0.0
+                break
+        if learn_gamma and mm_phase:
             _update_gamma(prob, st, prune_tol)
         n_steps += 1
     return n_steps
@@ -496,7 +551,7 @@ def _start(prob, gamma, usable, max_cols):
 def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
                   kkt_tol, prune_tol, weights_init, name):
     """Minimise cost (18); returns the same dict as :func:`._mm._mm_solve`."""
-    prob = _Problem(G, Q, M.shape[1], n_orient)
+    prob = _Problem(G, Q, M.shape[1], n_orient, dense=learn_gamma)
     usable = prob.loc_norms2 > 0
     m = prob.n_sensors
     # the Hessian of the free locations stays below this many columns
@@ -521,7 +576,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
         if kkt <= kkt_tol and st.last_change <= tol:
             converged = True
             break
-        if st.n_iter >= max_iter:
+        if st.n_attempts >= max_iter:
             break
         wants_in = np.flatnonzero(~active & (rho > 1.0 + kkt_tol))
         wants_in = wants_in[np.argsort(-rho[wants_in])]
@@ -547,7 +602,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
     if not converged:
         warn(
             f"{name} did not reach a certified stationary point after "
-            f"{st.n_iter} iterations: largest stationarity violation "
+            f"{len(st.cost) - 1} iterations: largest stationarity violation "
             f"{kkt:.2e} (kkt_tol {kkt_tol:.2e}), relative cost change "
             f"{st.last_change:.2e} (tol {tol:.2e}).",
             ConvergenceWarning,
@@ -564,7 +619,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
         SinvG = np.zeros((m, 0))
     return dict(
         X=X, w=st.w, cols=cols, w_cols=w_cols, G_A=G[:, cols], SinvG=SinvG,
-        gamma=st.gamma, cost=np.asarray(st.cost), n_iter=st.n_iter,
+        gamma=st.gamma, cost=np.asarray(st.cost), n_iter=len(st.cost) - 1,
         converged=converged, n_rejected=0, n_added=n_added,
         kkt_violation=kkt, rel_change=st.last_change, n_passes=n_passes,
         n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
