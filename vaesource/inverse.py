@@ -47,7 +47,7 @@ def apply_vae_inverse(
     rank: dict | Literal["info", "full"] | None = None,
     tmin: float | None = None,
     tmax: float | None = None,
-    update: Literal["convex", "mackay", "em"] = "mackay",
+    update: Literal["newton", "mackay", "convex", "em"] = "newton",
     tol: float = 1e-8,
     max_iter: int = 2000,
     verbose: bool | str | int | None = None,
@@ -100,11 +100,13 @@ def apply_vae_inverse(
         Rank of the noise covariance (MNE's convention; None estimates it).
     tmin, tmax : float | None
         Time window (s) of the data used; None for the first / last sample.
-    update : ``"convex"`` | ``"mackay"`` | ``"em"``
-        Weight update of the full VAE (see
-        :func:`vaesource.solvers.full_vae`).
+    update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"``
+        Engine of the full VAE (see :func:`vaesource.solvers.full_vae`):
+        the working-set Newton engine (default, stops on a certificate of
+        stationarity) or the MM updates of earlier releases.
     tol : float
-        Stop when the relative change of the cost falls below ``tol``.
+        Largest relative change of the cost in the last iteration at
+        convergence (the MM engines stop on it alone).
     max_iter : int
         Maximum number of iterations.
     verbose : bool | str | int | None
@@ -175,7 +177,7 @@ def apply_vae_inverse(
             "learn_gamma=True is only available with model='full', got "
             f"model={model!r}."
         )
-    if model != "full" and update != "mackay":
+    if model != "full" and update != "newton":
         logger.info("The 'update' parameter is ignored for model=%r", model)
 
     with use_log_level(verbose):

@@ -91,10 +91,16 @@ class _DenseSigma:
             self._Linv = _tri(self.L, np.eye(self.L.shape[0]))
         return self._Linv
 
-    def whiten(self, G_C):
-        """``T`` with ``T^T T = G_C^T Sigma^-1 G_C`` and ``T^T TQ = G_C^T
-        Sigma^-1 Q``."""
-        return self.Linv @ G_C
+    def stats(self, G_C, norms2=None):
+        """``(z, A, T)``: ``z = diag(G_C^T Sigma^-1 G_C)``, ``A = G_C^T
+        Sigma^-1 Q`` and the whitened columns ``T = L^-1 G_C``."""
+        T = self.Linv @ G_C
+        return np.einsum("ij,ij->j", T, T), T.T @ self.TQ, T
+
+    def gram(self, G_C, T=None):
+        """``G_C^T Sigma^-1 G_C``."""
+        T = self.Linv @ G_C if T is None else T
+        return T.T @ T
 
     def solve(self, M):
         """``Sigma^-1 M``."""
@@ -112,7 +118,8 @@ class _SpanSigma:
     the ``gamma -> 0`` limit accurate.
     """
 
-    def __init__(self, basis, w_cols, gamma):
+    def __init__(self, basis, w_cols, gamma, exact):
+        self.exact = exact  # gamma negligible: form the residuals explicitly
         U, R, UQ, Q_res = basis
         p = R.shape[0]
         self.U, self.gamma, self.m = U, gamma, U.shape[0]
@@ -129,14 +136,35 @@ class _SpanSigma:
         )
         self._TQ_span = TQ_span
 
-    @property
-    def TQ(self):
-        return np.vstack([self._TQ_span, self._Q_res / np.sqrt(self.gamma)])
+    def stats(self, G_C, norms2=None):
+        """As :meth:`_DenseSigma.stats` (``T`` is the split ``(L^-1 P, R)``).
 
-    def whiten(self, G_C):
+        The span part goes through the ``p x p`` factor, the complement
+        through ``1 / gamma``. The residual ``R = G_C - U P`` is formed
+        explicitly only when ``gamma`` is negligible; otherwise its norms are
+        ``||G_c||^2 - ||P_c||^2`` and ``R^T Q_res = G_C^T Q_res`` (``Q_res``
+        is orthogonal to the span), which saves two thirds of the work.
+        """
         P = self.U.T @ G_C
-        # span part through the p x p factor, complement through 1 / gamma
-        return np.vstack([self.Linv @ P, (G_C - self.U @ P) / np.sqrt(self.gamma)])
+        TP = self.Linv @ P
+        z = np.einsum("ij,ij->j", TP, TP)
+        A = TP.T @ self._TQ_span
+        if self.exact or norms2 is None:
+            R = G_C - self.U @ P
+            z += np.einsum("ij,ij->j", R, R) / self.gamma
+            A += R.T @ self._Q_res / self.gamma
+        else:
+            R = None
+            z += np.maximum(norms2 - np.einsum("ij,ij->j", P, P), 0.0) / self.gamma
+            A += G_C.T @ self._Q_res / self.gamma
+        return z, A, (TP, P, R)
+
+    def gram(self, G_C, T=None):
+        TP, P, R = self.stats(G_C)[2] if T is None else T
+        K = TP.T @ TP
+        if R is None:
+            return K + (G_C.T @ G_C - P.T @ P) / self.gamma
+        return K + (R.T @ R) / self.gamma
 
     def solve(self, M):
         UM = self.U.T @ M
@@ -182,7 +210,7 @@ class _Problem:
         if 0 < p <= m and (p <= 0.4 * m or tiny) and not self.dense:
             basis = self._basis(cols)
             if basis is not None:
-                return _SpanSigma(basis, w_cols, gamma)
+                return _SpanSigma(basis, w_cols, gamma, exact=bool(tiny))
         return _DenseSigma(self.G[:, cols], w_cols, gamma, self.Q)
 
     def _basis(self, cols):
@@ -205,21 +233,26 @@ def _cost(sig, n_times):
 
 
 def _ratios(prob, sig, locs):
-    """``(rho, z)`` of the given locations, whitening in chunks (a full pass).
+    """``(rho, z)`` of the given locations, in chunks of columns (a full pass).
 
     ``z_i = tr(K_ii)`` and ``rho_i = ||B_i||_F^2 / (n z_i)``.
     """
     o, n = prob.n_orient, prob.n_times
     rho, z = np.empty(locs.size), np.empty(locs.size)
-    TQ = sig.TQ
     step = max(1, _CHUNK // o)
     for start in range(0, locs.size, step):
         sl = slice(start, start + step)
-        T = sig.whiten(prob.G[:, prob.cols(locs[sl])])
-        z[sl] = _group_sum(np.sum(T**2, axis=0), o)
-        a2 = _group_sum(np.sum((T.T @ TQ) ** 2, axis=1), o)
+        z[sl], a2 = _loc_stats(prob, sig, prob.cols(locs[sl]))[:2]
         rho[sl] = a2 / (n * z[sl])
     return rho, z
+
+
+def _loc_stats(prob, sig, cols):
+    """Per location ``z_i = tr(K_ii)`` and ``||B_i||_F^2``, with ``B`` and the
+    whitened columns (for the Hessian)."""
+    z, B, T = sig.stats(prob.G[:, cols], prob.col_norms2[cols])
+    o = prob.n_orient
+    return _group_sum(z, o), _group_sum(np.sum(B**2, axis=1), o), B, T
 
 
 def _violation(rho, active):
@@ -230,9 +263,9 @@ def _violation(rho, active):
 # ---------------------------------------------------------------------------
 # One Newton step on the working set
 # ---------------------------------------------------------------------------
-def _hessian(T_F, B_F, n_times, n_orient):
-    """Hessian of cost (18) on the free locations (see the module docstring)."""
-    K = T_F.T @ T_F
+def _hessian(K, B_F, n_times, n_orient):
+    """Hessian of cost (18) on the free locations (see the module docstring),
+    from ``K = G_F^T Sigma^-1 G_F`` and ``B_F = G_F^T Sigma^-1 Q``."""
     E = K * (2.0 * (B_F @ B_F.T) - n_times * K)
     if n_orient == 1:
         return E
@@ -348,11 +381,13 @@ def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols, learn_gamma):
     if free.size == 0 and not bind.any() and not learn_gamma:
         return False
     fc = _cols(free, o)
-    H = _hessian(T[:, fc], B[fc], n, o)
+    T_F = T[:, fc] if isinstance(T, np.ndarray) else tuple(
+        None if t is None else t[:, fc] for t in T)
+    H = _hessian(st.sig.gram(prob.G[:, _cols(W[free], o)], T_F), B[fc], n, o)
     g_F, w_F = g[free], w_W[free]
     if learn_gamma:
         # the noise is one more variable (never at its bound)
-        H, g_F = _with_gamma(prob, st.sig, T[:, fc], B[fc], H, g_F)
+        H, g_F = _with_gamma(prob, st.sig, T_F, B[fc], H, g_F)
         w_F = np.append(w_F, np.inf)
     # Levenberg-Marquardt: the damping grows after a step that does not lower
     # the cost and shrinks after one that does
@@ -494,10 +529,8 @@ def _inner(prob, st, W, *, learn_gamma, tol, inner_tol, prune_tol, max_iter,
     # optimum; Newton takes over once they slow down
     mm_phase = True
     while st.n_attempts < max_iter:
-        T = st.sig.whiten(prob.G[:, _cols(W, o)])
-        B = T.T @ st.sig.TQ
-        z = _group_sum(np.sum(T**2, axis=0), o)
-        rho = _group_sum(np.sum(B**2, axis=1), o) / (prob.n_times * z)
+        z, a2, B, T = _loc_stats(prob, st.sig, _cols(W, o))
+        rho = a2 / (prob.n_times * z)
         viol = _violation(rho, st.w[W] > 0)
         if viol.max(initial=0.0) <= inner_tol and st.last_change <= tol:
             break
