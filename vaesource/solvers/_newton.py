@@ -177,6 +177,29 @@ class _SpanSigma:
         return self.U @ (self.Linv.T @ (self.Linv @ (self.U.T @ G_A)))
 
 
+class _NoiseSigma:
+    """``Sigma = gamma I`` (no active location)."""
+
+    def __init__(self, gamma, Q, m):
+        self.gamma, self.m, self.Q = gamma, m, Q
+        self.data = float(np.sum(Q**2)) / gamma
+        self.logdet = m * np.log(gamma)
+        self.Linv = np.eye(m) / np.sqrt(gamma)
+        self.TQ = Q / np.sqrt(gamma)
+
+    def stats(self, G_C, norms2=None):
+        z = norms2 if norms2 is not None else np.einsum("ij,ij->j", G_C, G_C)
+        return z / self.gamma, (G_C.T @ self.Q) / self.gamma, G_C / np.sqrt(self.gamma)
+
+    def gram(self, G_C, T=None):
+        return (G_C.T @ G_C) / self.gamma
+
+    def solve(self, M):
+        return M / self.gamma
+
+    solve_span = solve
+
+
 @dataclass
 class _Problem:
     """The arrays of one solve and the cache of the active columns' basis."""
@@ -202,12 +225,14 @@ class _Problem:
         cols = self.cols(active)
         w_cols = _expand(w[active], self.n_orient)
         p, m = cols.size, self.n_sensors
+        if p == 0:
+            return _NoiseSigma(gamma, self.Q, m)
         # the span form costs O(m p^2) per new active set and O(p^3) per
         # step; it pays when p is small, and is needed when gamma is
         # negligible next to the sources (then the dense Sigma is
         # numerically singular)
         tiny = p and gamma < 1e-8 * float(np.max(w_cols * self.col_norms2[cols]))
-        if 0 < p <= m and (p <= 0.4 * m or tiny) and not self.dense:
+        if p <= m and (p <= 0.5 * m or tiny) and not self.dense:
             basis = self._basis(cols)
             if basis is not None:
                 return _SpanSigma(basis, w_cols, gamma, exact=bool(tiny))
