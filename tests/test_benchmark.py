@@ -133,15 +133,46 @@ def test_cli_cortical(tmp_path, capsys, monkeypatch, template_cache):
 
 
 def test_cli_speed(capsys):
-    assert main(["bench", "speed", "--trials", "1"]) == 0
+    argv = ["bench", "speed", "--trials", "1", "--problems", "paper", "--threads", "1"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    # six rows (2 settings x 3 r), each with every model
+    # six rows (2 settings x 3 r), each with every model and the MM engine
     rows = [line for line in out.splitlines()
             if re.match(r"\s+(unit|noisy)\s+r=\d+:", line)]
     assert len(rows) == 6
-    assert all("group_lasso" in line for line in rows)
-    ratios = re.findall(r"median time ratio MNE / full_vae: ([0-9.]+)x", out)
+    assert all("group_lasso" in line and "full_vae[mackay]" in line for line in rows)
+    trials = [line for line in out.splitlines() if "trial 0:" in line]
+    assert len(trials) == 2
+    assert all("Newton" in t and "MNE default" in t and "MM / Newton" in t
+               for t in trials)
+    ratios = re.findall(r"median time ratio MNE / full_vae \(same cost\): "
+                        r"([0-9.]+)x", out)
     assert len(ratios) == 2 and all(float(r) > 0 for r in ratios)
+    with pytest.raises(SystemExit):
+        main(["bench", "speed", "--problems", "paper,bogus"])
+
+
+def test_gamma_map_trace_recovers_cost_18():
+    """The cost read off gamma-MAP's SVDs is cost (18) of its weights: run to
+    convergence on a small problem it meets the full VAE's optimum."""
+    from mne.inverse_sparse._gamma_map import _gamma_map_opt
+
+    from vaesource.benchmark.speed import _GammaMapTrace
+    from vaesource.simulation import paper_problem
+    from vaesource.solvers import full_vae
+
+    p = paper_problem("noisy", 5, seed=3, n_sensors=30, n_sources=60, n_times=40)
+    res = full_vae(p.M, p.G, gamma=p.gamma, kkt_tol=1e-10, tol=1e-14)
+    trace = _GammaMapTrace(p.M)
+    with trace.record(), pytest.warns(RuntimeWarning, match="Convergence NOT"):
+        _gamma_map_opt(p.M, p.G, p.gamma, tol=0.0, maxit=20000)
+    costs = np.asarray(trace.costs)
+    assert costs.size == 20000 and costs[-1] < costs[0]
+    assert costs[-1] == pytest.approx(res.cost[-1], rel=1e-7)
+    assert costs[-1] >= res.cost[-1] - 1e-9 * abs(res.cost[-1])
+    t, k = trace.time_to(res.cost[-1])
+    assert t is not None and 0 < t <= trace.seconds and k < costs.size
+    assert trace.time_to(res.cost[-1] - 1.0) == (None, None)
 
 
 def test_cli_errors_name_the_subcommand(capsys):
