@@ -42,21 +42,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "mne-testing-data"
 
 
 def build_problem(data=DATA):
-    import mne
+    from vaesource.benchmark.speed import volume_problem
 
-    bem = mne.read_bem_solution(data / "sample-1280-bem-sol.fif", verbose=False)
-    src = mne.setup_volume_source_space(None, pos=7.0, bem=bem, verbose=False)
-    evokeds = [
-        ev.pick("meg") for ev in mne.read_evokeds(
-            data / "test-ave.fif.gz", baseline=(None, 0), verbose=False)
-    ]
-    fwd = mne.make_forward_solution(
-        evokeds[0].info, data / "sample_audvis_trunc-trans.fif", src, bem,
-        meg=True, eeg=False, verbose=False,
-    )
-    cov = mne.read_cov(data / "test-cov.fif", verbose=False)
-    evoked = mne.combine_evoked(evokeds[:2], weights="nave")
-    return evoked.crop(0.05, 0.15), fwd, cov
+    return volume_problem(data, cov="test")
 
 
 def run_vae(evoked, fwd, cov, tol=1e-8, max_iter=100_000):

@@ -49,6 +49,7 @@ def apply_vae_inverse(
     tmax: float | None = None,
     update: Literal["newton", "mackay", "convex", "em"] = "newton",
     tol: float = 1e-8,
+    kkt_tol: float = 1e-6,
     max_iter: int = 2000,
     verbose: bool | str | int | None = None,
 ):
@@ -107,6 +108,9 @@ def apply_vae_inverse(
     tol : float
         Largest relative change of the cost in the last iteration at
         convergence (the MM engines stop on it alone).
+    kkt_tol : float
+        Largest stationarity violation at convergence (full VAE, Newton
+        engine; see :func:`vaesource.solvers.full_vae`).
     max_iter : int
         Maximum number of iterations.
     verbose : bool | str | int | None
@@ -164,6 +168,7 @@ def apply_vae_inverse(
     _check_option("pick_ori", pick_ori, (None, "vector"))
     gamma = _check_positive("gamma", gamma)
     tol = _check_positive("tol", tol, allow_zero=True)
+    kkt_tol = _check_positive("kkt_tol", kkt_tol, allow_zero=True)
     max_iter = _check_int("max_iter", max_iter, min_value=1)
     for name, val in (
         ("learn_gamma", learn_gamma),
@@ -198,7 +203,8 @@ def apply_vae_inverse(
 
         kw = dict(gamma=gamma, n_orient=lf.n_orient, max_iter=max_iter, tol=tol)
         if model == "full":
-            kw.update(update=update, learn_gamma=bool(learn_gamma))
+            kw.update(update=update, learn_gamma=bool(learn_gamma),
+                      kkt_tol=kkt_tol)
         solver = getattr(solvers, _SOLVER_NAMES[model])
         t0 = time.perf_counter()
         result = solver(M, lf.G, **kw)
