@@ -278,7 +278,7 @@ def compare_on(evoked, fwd, cov, *, loose, depth=0.8, mxne=True):
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         out[update] = dict(
-            seconds=sec, n_iter=res.n_iter, n_passes=res.info.get("n_passes", 0),
+            seconds=sec, solver_seconds=res.info["seconds"], n_iter=res.n_iter, n_passes=res.info.get("n_passes", 0),
             cost=cost_full(M, G, res.weights, res.gamma),
             kkt=res.info["kkt_violation"], converged=res.converged,
             n_active=res.active_set.size // lf.n_orient, peak=peak / G_v.nbytes,
@@ -311,7 +311,8 @@ def _print_problem(name, r):
     new, old, gm = r["newton"], r["mackay"], r["gamma_map"]
     c = new["cost"]
     line = (
-        f"  {name}: Newton {new['seconds']:6.2f} s ({new['n_iter']} it, "
+        f"  {name}: Newton {new['seconds']:6.2f} s (solver "
+        f"{new['solver_seconds']:.2f} s, {new['n_iter']} it, "
         f"{new['n_passes']} passes, KKT {new['kkt']:.0e}, {new['n_active']} "
         f"active, peak {new['peak']:.1f}x G) | MM {old['seconds']:6.2f} s "
         f"({old['n_iter']} it, cost {old['cost'] - c:+.3g}, KKT {old['kkt']:.0e}, "
