@@ -81,6 +81,15 @@ class PaperProblem:
 
         The ``r`` largest estimated rows (by l2 norm) are exactly the true
         support and, when noiseless, ``||X_hat - X||_F <= 1e-3 ||X||_F``.
+
+        Parameters
+        ----------
+        X_hat : array, shape (n_sources, n_times)
+            The estimate.
+
+        Returns
+        -------
+        success : bool
         """
         X_hat = np.asarray(X_hat)
         if X_hat.shape != self.X.shape:

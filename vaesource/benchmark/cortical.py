@@ -175,18 +175,54 @@ class CorticalResult:
     wall_time: float = 0.0
 
     def select(self, **conditions) -> list:
-        """Rows matching all ``column=value`` conditions."""
+        """Rows matching all ``column=value`` conditions.
+
+        Parameters
+        ----------
+        **conditions
+            ``column=value`` pairs, e.g. ``method="full_vae", snr=3.0``.
+
+        Returns
+        -------
+        rows : list of dict
+        """
         return [
             r for r in self.rows if all(r[k] == v for k, v in conditions.items())
         ]
 
     def median(self, column, **conditions) -> float:
-        """Median of ``column`` over the selected rows (NaN ignored)."""
+        """Median of ``column`` over the selected rows (NaN ignored).
+
+        Parameters
+        ----------
+        column : str
+            A column of :data:`COLUMNS`, e.g. ``"loc_error_mm"``.
+        **conditions
+            Row selection, as in :meth:`select`.
+
+        Returns
+        -------
+        value : float
+            NaN when no selected row has a finite value.
+        """
         vals = np.array([r[column] for r in self.select(**conditions)], float)
         return float(np.nanmedian(vals)) if np.any(np.isfinite(vals)) else np.nan
 
     def mean(self, column, **conditions) -> float:
-        """Mean of ``column`` over the selected rows (NaN ignored)."""
+        """Mean of ``column`` over the selected rows (NaN ignored).
+
+        Parameters
+        ----------
+        column : str
+            A column of :data:`COLUMNS`, e.g. ``"recall"``.
+        **conditions
+            Row selection, as in :meth:`select`.
+
+        Returns
+        -------
+        value : float
+            NaN when no selected row has a finite value.
+        """
         vals = np.array([r[column] for r in self.select(**conditions)], float)
         return float(np.nanmean(vals)) if np.any(np.isfinite(vals)) else np.nan
 
@@ -203,7 +239,18 @@ class CorticalResult:
         return sorted({r["n_sources"] for r in self.rows})
 
     def to_csv(self, fname):
-        """Write the rows to a CSV file (atomically)."""
+        """Write the rows to a CSV file (atomically).
+
+        Parameters
+        ----------
+        fname : path-like
+            The CSV file.
+
+        Returns
+        -------
+        fname : Path
+            The file written.
+        """
         fname = Path(fname)
         tmp = fname.with_name(fname.name + ".tmp")
         with open(tmp, "w", newline="") as fid:
@@ -216,7 +263,17 @@ class CorticalResult:
 
     @classmethod
     def from_csv(cls, fname):
-        """Read rows written by :meth:`to_csv`."""
+        """Read rows written by :meth:`to_csv`.
+
+        Parameters
+        ----------
+        fname : path-like
+            A CSV file written by :meth:`to_csv`.
+
+        Returns
+        -------
+        result : CorticalResult
+        """
         rows = []
         with open(fname, newline="") as fid:
             for row in csv.DictReader(fid):
@@ -235,7 +292,14 @@ class CorticalResult:
     def plot(self, fname=None):
         """Box plots of localization error and recall per method and SNR.
 
-        Returns the matplotlib Figure (closed if written to ``fname``).
+        Parameters
+        ----------
+        fname : path-like | None
+            Write the figure to this PNG file (and close it).
+
+        Returns
+        -------
+        fig : matplotlib.figure.Figure
         """
         import matplotlib
 

@@ -24,6 +24,7 @@ from ..utils import (
     logger,
 )
 
+#: The four models of the paper, in the order of its figure 2.
 MODELS = ("full_vae", "diag_vae", "autoencoder", "group_lasso")
 MODEL_LABELS = {
     "full_vae": "full-covariance VAE",
@@ -31,7 +32,9 @@ MODEL_LABELS = {
     "autoencoder": "autoencoder (h = log)",
     "group_lasso": "group lasso",
 }
+#: The numbers of non-zero rows ``r`` of the default sweep.
 PAPER_R = (10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+#: The numbers of non-zero rows of ``vaesource bench fig2 --quick``.
 QUICK_R = (20, 50, 80)
 COLUMNS = ("setting", "r", "trial", "model", "success", "seconds", "n_iter", "seed")
 
@@ -55,6 +58,22 @@ def trial_seed(seed, setting, r, trial):
 
 def run_trial(setting, r, trial, models=MODELS, seed=0, problem_kw=None):
     """Draw one problem and run each model on it.
+
+    Parameters
+    ----------
+    setting : str
+        ``"unit"``, ``"jeffreys"``, ``"meg"`` or ``"noisy"``.
+    r : int
+        Number of non-zero rows.
+    trial : int
+        Trial number; with ``seed``, ``setting`` and ``r`` it fixes the
+        problem's seed.
+    models : sequence of str
+        Models to run, as in :func:`run_fig2`.
+    seed : int
+        Master seed.
+    problem_kw : dict | None
+        Extra arguments of :func:`vaesource.simulation.paper_problem`.
 
     Returns
     -------
@@ -124,7 +143,18 @@ class Fig2Result:
         return out
 
     def to_csv(self, fname):
-        """Write the per-trial rows to a CSV file (written atomically)."""
+        """Write the per-trial rows to a CSV file (written atomically).
+
+        Parameters
+        ----------
+        fname : path-like
+            The CSV file.
+
+        Returns
+        -------
+        fname : Path
+            The file written.
+        """
         def write(tmp):
             with open(tmp, "w", newline="") as fid:
                 writer = csv.DictWriter(fid, fieldnames=COLUMNS)
@@ -136,7 +166,17 @@ class Fig2Result:
 
     @classmethod
     def from_csv(cls, fname):
-        """Read rows written by :meth:`to_csv`."""
+        """Read rows written by :meth:`to_csv`.
+
+        Parameters
+        ----------
+        fname : path-like
+            A CSV file written by :meth:`to_csv`.
+
+        Returns
+        -------
+        result : Fig2Result
+        """
         rows = []
         with open(fname, newline="") as fid:
             for row in csv.DictReader(fid):
@@ -151,7 +191,14 @@ class Fig2Result:
     def plot(self, fname=None):
         """One panel per setting: success rate against r, a line per model.
 
-        Returns the matplotlib Figure (closed if written to ``fname``).
+        Parameters
+        ----------
+        fname : path-like | None
+            Write the figure to this PNG file (and close it).
+
+        Returns
+        -------
+        fig : matplotlib.figure.Figure
         """
         from ..viz.curves import plot_success_curves
 

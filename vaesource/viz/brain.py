@@ -755,9 +755,11 @@ def plot_comparison(
         ``"auto"`` (default): the views where the sources are (as in
         :func:`plot_sources`), so no row is an empty brain; the legend says
         so. Otherwise as in :func:`plot_sources`.
-    hemi, surfaces, surface, ... :
+    hemi, surfaces, surface, time, threshold, units, clim, cmap
         As in :func:`plot_sources`; each view (and hemisphere, for lateral
         and medial views) is one row.
+    subject, subjects_dir, curvature, src, title, size, fname, verbose
+        As in :func:`plot_sources`.
 
     Returns
     -------
