@@ -265,3 +265,6 @@ def compare(
                 explained_variance=ev_, n_active=n_active, params=params,
             ))
     return out
+
+
+__all__ = ["Comparison", "ComparisonRow", "compare", "mxne_noise_alpha"]

@@ -344,3 +344,6 @@ def _load(files: dict, spacing: str, sensors: str) -> Template:
     info = mne.io.read_info(files["info"], verbose=False)
     fwd = mne.read_forward_solution(files["fwd"], verbose=False)
     return _assemble(spacing, sensors, info, fwd, geometry)
+
+
+__all__ = ["Template", "cache_path", "template"]

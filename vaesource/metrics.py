@@ -253,3 +253,12 @@ def stc_sources(estimate, src) -> tuple[np.ndarray, np.ndarray]:
         pos.append(s["rr"][np.asarray(vertno, int)])
     pos = np.concatenate(pos) if pos else np.zeros((0, 3))
     return pos, amp
+
+
+__all__ = [
+    "emd",
+    "explained_variance",
+    "localization_error",
+    "precision_recall",
+    "stc_sources",
+]
