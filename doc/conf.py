@@ -129,7 +129,6 @@ sphinx_gallery_conf = {
     "doc_module": ("vaesource", "data_fetch"),
     "backreferences_dir": "generated/backreferences",
     "reference_url": {"vaesource": None, "data_fetch": None},
-    "prefer_full_module": set(),
     "remove_config_comments": True,
     "show_memory": False,
     "download_all_examples": False,
