@@ -104,12 +104,7 @@ def _dataclasses():
     return names
 
 
-numpydoc_validation_exclude = {rf"\.{name}$" for name in _dataclasses()} | {
-    # vaesource/solvers/ is being rewritten elsewhere; its docstrings are
-    # fixed there (the other solvers document every parameter)
-    r"^vaesource\.solvers\.cost_diag$",
-    r"^vaesource\.solvers\.ae_energy$",
-}
+numpydoc_validation_exclude = {rf"\.{name}$" for name in _dataclasses()}
 
 # -- MyST (the pages that include README sections) ---------------------------
 myst_enable_extensions = ["dollarmath"]

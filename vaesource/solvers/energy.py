@@ -46,6 +46,25 @@ def cost_diag(M, G, weights, gamma, n_orient=1):
     ``tr[M M^T Sigma^-1] + n sum_j log(gamma + w_j ||g_j||^2)``; the minimum
     of ``(1/gamma) ||M - G diag(w_x) Mz||^2 + ||Mz||_F^2`` over ``Mz`` is the
     first term.
+
+    Parameters
+    ----------
+    M : array, shape (n_sensors, n_times)
+        Data.
+    G : array, shape (n_sensors, n_sources)
+        Gain / dictionary.
+    weights : array, shape (n_sources,)
+        Source variances ``w = w_x ** 2``, one per column.
+    gamma : float
+        Decoder (noise) variance.
+    n_orient : int
+        Columns per location (only checked against the shape of ``G``; the
+        log term is per column).
+
+    Returns
+    -------
+    cost : float
+        Cost (50) minimised over the encoder means.
     """
     M, G, _ = _check_MG(M, G, n_orient)
     weights = np.asarray(weights, float)
@@ -112,6 +131,28 @@ def ae_energy(M, G, w_x, W_z, gamma, *, eps, n_orient=1):
     sum_j h(||z_j||^2 / n)`` with ``z_i = W_z x_i``; with ``n_orient > 1``
     each location counts its (shared) decoder weight once and its latent
     rows together.
+
+    Parameters
+    ----------
+    M : array, shape (n_sensors, n_times)
+        Data.
+    G : array, shape (n_sensors, n_sources)
+        Gain / dictionary.
+    w_x : array, shape (n_sources,)
+        Decoder weights (shared by the columns of a location).
+    W_z : array, shape (n_sources, n_sensors)
+        Encoder matrix, ``z_i = W_z x_i``.
+    gamma : float
+        Decoder (noise) variance.
+    eps : float
+        Offset of the log penalty ``h(v) = log(v + eps)``.
+    n_orient : int
+        Columns per location.
+
+    Returns
+    -------
+    energy : float
+        The energy (8) summed over samples.
     """
     M, G, n_orient = _check_MG(M, G, n_orient)
     n_times = M.shape[1]
