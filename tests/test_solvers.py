@@ -488,3 +488,16 @@ def test_newton_warning_gives_both_figures():
     assert not res.converged
     with pytest.raises(ValueError, match="'kkt_tol'"):
         full_vae(M, G, kkt_tol=-1)
+
+
+def test_newton_noise_explains_everything_is_certified():
+    """A gamma so large that the start is pruned at once: the empty estimate
+    is certified (no ConvergenceWarning), on small and large problems."""
+    for n_loc in (50, 2000):
+        M, G = _volume_like(6, n_sensors=30, n_loc=n_loc, n_orient=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            res = full_vae(M, G, gamma=1e8)
+        assert res.converged and res.active_set.size == 0
+        assert res.info["kkt_violation"] == 0.0
+        assert _is_monotone(res.cost)

@@ -516,6 +516,8 @@ def _enter(prob, st, locs, w_single, prune_tol):
     0`` undershoots it by about ``2 rho_i - 1``; entering together they
     overshoot, hence the backtracking on a common fraction.
     """
+    if locs.size == 0:
+        return
     st.n_attempts += 1
     t = 1.0
     for _ in range(_ENTRY_TRIES):
@@ -649,6 +651,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
         w, n_passes = _start(prob, gamma, usable, max_cols)
     else:
         w = np.where(usable, weights_init, 0.0)
+    w = _prune(prob, w, gamma, prune_tol)
     sig = prob.sigma(w, gamma)
     st = _State(w=w, gamma=gamma, sig=sig, cost=[_cost(sig, prob.n_times)])
     usable_locs = np.flatnonzero(usable)
@@ -669,6 +672,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
         wants_in = wants_in[np.argsort(-rho[wants_in])]
         wants_in = wants_in[: max(n_grow, int(_GROWTH * active.sum()))]
         grow = usable_locs[wants_in]
+        before = (len(st.cost), st.f)
         _enter(prob, st, grow, (rho[wants_in] - 1.0) / z[wants_in], prune_tol)
         n_added += grow.size
         W = np.union1d(usable_locs[active], grow)
@@ -683,7 +687,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
             "KKT %.2e, %d steps", name, n_passes, W.size, grow.size,
             np.count_nonzero(st.w), st.f, kkt, n_steps,
         )
-        if n_steps == 0:
+        if (len(st.cost), st.f) == before:
             break  # no descent left above rounding: cannot certify
 
     if not converged:
