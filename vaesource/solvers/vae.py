@@ -111,9 +111,11 @@ def full_vae(
         iterations and is as fast (5 ms against 7 ms).
     learn_gamma : bool
         Also learn ``gamma``, treating the noise as ``n_sensors`` identity
-        columns: ``"newton"`` makes it one more Newton variable (and
-        minimises cost (18) over it exactly after each MacKay step); the MM
-        engines update it with their own rule.
+        columns: ``"newton"`` alternates exact minimisations over ``gamma``
+        with certified solves over the weights; the MM engines update it
+        with their own rule. When many weak sources can absorb the noise
+        (more active columns than the data's rank), cost (18) decreases as
+        ``gamma -> 0`` and neither engine converges: the result warns.
     max_iter : int
         Maximum number of iterations (Newton: attempted steps, of which
         ``n_iter`` counts the accepted ones).
