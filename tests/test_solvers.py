@@ -235,6 +235,11 @@ def test_learn_gamma_finds_noise_level():
         res = full_vae(M, G, gamma=5.0, learn_gamma=True, update=update)
         assert res.converged
         assert abs(res.gamma / sigma2 - 1) < 0.1, res.gamma
+        if update == "newton":  # the certificate covers gamma too
+            assert res.info["kkt_violation"] <= 1e-6
+            Si = np.linalg.inv((G * res.weights) @ G.T + res.gamma * np.eye(60))
+            rho_gamma = np.sum((Si @ M) ** 2) / 400 / np.trace(Si)
+            assert abs(rho_gamma - 1) <= 1e-6
         # at finite gamma the minimum of (18) keeps small noise-fitting weights
         top = np.argsort(res.weights)[::-1]
         assert_allclose(np.sort(top[:3]), [3, 50, 90])
