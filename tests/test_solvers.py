@@ -506,3 +506,11 @@ def test_newton_noise_explains_everything_is_certified():
         assert res.converged and res.active_set.size == 0
         assert res.info["kkt_violation"] == 0.0
         assert _is_monotone(res.cost)
+
+
+def test_warnings_point_at_the_users_line():
+    """A ConvergenceWarning from deep inside the engine names this file."""
+    p = _small("noisy", r=10)
+    with pytest.warns(ConvergenceWarning) as record:
+        full_vae(p.M, p.G, gamma=p.gamma, max_iter=2)
+    assert record[0].filename == __file__

@@ -18,8 +18,21 @@ class ConvergenceWarning(UserWarning):
 
 
 def warn(message, category=UserWarning):
-    """Emit a warning attributed to the caller of the public function."""
-    warnings.warn(message, category, stacklevel=3)
+    """Emit a warning attributed to the user's line that called vaesource.
+
+    The first frame outside the ``vaesource`` package (as MNE's ``warn``
+    does), so that the message points at the user's code whatever the depth
+    of the call inside the package.
+    """
+    import sys
+
+    package = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 2  # 2: the caller of warn()
+    while frame is not None and str(
+        Path(frame.f_code.co_filename).resolve()
+    ).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def _check_option(name, value, allowed):
