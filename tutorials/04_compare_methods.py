@@ -41,9 +41,11 @@ print(sim)
 #   i.e. the noise level of the average;
 # - ``"gamma_map"``: MNE's gamma-MAP with ``alpha=1``. It minimises the same
 #   cost (18) as the full VAE (sparse Bayesian learning is the VAE with its
-#   encoder optimised away), so the two differ only in their updates and
-#   stopping rules (MNE's defaults here: ``tol=1e-6``, at most 10000
-#   iterations);
+#   encoder optimised away), so the two differ only in how they minimise it
+#   and when they stop: vaesource's Newton engine stops on a certificate of
+#   stationarity (``stc.vae_result.info["kkt_violation"]``), gamma-MAP's
+#   MacKay updates on the change of its weights (MNE's defaults here:
+#   ``tol=1e-6``, at most 10000 iterations);
 # - ``"mxne"``: MNE's MxNE (convex l2,1 penalty) with ``alpha`` set by the
 #   "noise" rule: the percentage of ``alpha_max`` at which whitened noise
 #   alone would give an empty estimate.
