@@ -81,7 +81,6 @@ class _GammaMapTrace:
         self.c2 = float(np.linalg.norm(M @ M.T, "fro"))
         self.Mn = M / np.sqrt(self.c2)
         self.times, self.costs = [], []
-        self.last_cm = None
 
     @contextmanager
     def record(self):
@@ -101,7 +100,6 @@ class _GammaMapTrace:
                 float(np.sum((U.T @ self.Mn) ** 2 / S[:, None]))
                 + n * float(np.sum(np.log(S))) + n * d * np.log(self.c2)
             )
-            self.last_cm = A
             self.times.append(t_in - t0 - overhead)
             overhead += time.perf_counter() - t_in
             return out

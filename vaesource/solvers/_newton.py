@@ -281,6 +281,14 @@ class _Problem:
         return self._basis_val
 
 
+def _take(T, cols):
+    """Columns of the whitened block returned by ``stats`` (an array, or the
+    ``(L^-1 P, P, R)`` split of :class:`_SpanSigma`)."""
+    if isinstance(T, np.ndarray):
+        return T[:, cols]
+    return tuple(None if t is None else t[:, cols] for t in T)
+
+
 def _cost(sig, n_times):
     """Cost (18) from a factorisation of Sigma."""
     return sig.data + n_times * sig.logdet
@@ -432,9 +440,8 @@ def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
     if free.size == 0 and not bind.any():
         return False
     fc = _cols(free, o)
-    T_F = T[:, fc] if isinstance(T, np.ndarray) else tuple(
-        None if t is None else t[:, fc] for t in T)
-    H = _hessian(st.sig.gram(prob.G[:, _cols(W[free], o)], T_F), B[fc], n, o)
+    H = _hessian(st.sig.gram(prob.G[:, _cols(W[free], o)], _take(T, fc)), B[fc],
+                 n, o)
     g_F, w_F = g[free], w_W[free]
     # Levenberg-Marquardt: the damping grows after a step that does not lower
     # the cost and shrinks after one that does
@@ -454,7 +461,7 @@ def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
             st.n_newton += 1
             st.damping = 0.0 if lam <= 1e-3 else lam / 10.0
             return True
-        if abs(float(g_F[: dF.size] @ dF)) < 1e-15 * abs(st.f):
+        if abs(float(g_F @ dF)) < 1e-15 * abs(st.f):
             break  # no decrease left above rounding
         lam = min(max(10.0 * lam, 1e-3), 1e8)
     st.damping = lam
