@@ -7,6 +7,7 @@ n_sources) and return a :class:`SolverResult`.
 
 from ._common import alpha_max
 from ._result import SolverResult, VAEParameters
+from ._select import auto_min_evidence, inclusion_probability
 from .autoencoder import autoencoder
 from .energy import ae_energy, cost_diag, cost_full, vae_energy
 from .group_lasso import group_lasso
@@ -17,11 +18,13 @@ __all__ = [
     "VAEParameters",
     "ae_energy",
     "alpha_max",
+    "auto_min_evidence",
     "autoencoder",
     "cost_diag",
     "cost_full",
     "diag_vae",
     "full_vae",
     "group_lasso",
+    "inclusion_probability",
     "vae_energy",
 ]

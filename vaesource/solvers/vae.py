@@ -18,6 +18,12 @@ from ._common import _check_MG, _expand, _reduce_data
 from ._mm import _mm_solve
 from ._newton import _kkt_violation, _newton_solve
 from ._result import SolverResult, VAEParameters
+from ._select import (
+    auto_min_evidence,
+    restart_inits,
+    select_sources,
+    support_frequency,
+)
 
 _UPDATES = ("newton", "mackay", "convex", "em")
 
@@ -55,6 +61,9 @@ def full_vae(
     kkt_tol=1e-6,
     prune_tol=1e-6,
     weights_init=None,
+    min_evidence=None,
+    n_restarts=1,
+    random_state=None,
     verbose=None,
 ) -> SolverResult:
     """Full-covariance VAE inverse: minimise cost (18).
@@ -139,6 +148,26 @@ def full_vae(
         Initial weights. Default: equal weights matching the data power, on
         every location (``"newton"`` on large problems: on the
         ``n_sensors / 2`` columns whose locations explain the data best).
+    min_evidence : float | "auto" | None
+        Keep only the active locations whose evidence (the rise of cost (18)
+        when the location alone is removed, twice a log Bayes factor; see
+        :attr:`SolverResult.evidence`) reaches this value: the weakest of
+        those below it are removed, cost (18) is minimised again on the
+        rest, and so on until every remaining location clears it. ``"auto"``
+        is ``2 log(n_locations)`` (posterior odds above 1 under a prior of
+        one active location among ``n_locations``; see
+        :func:`vaesource.solvers.auto_min_evidence`). None (default) returns
+        the optimum itself; with a threshold it stays available as
+        ``result.info["optimum"]``.
+    n_restarts : int
+        Number of runs: the default start, then ``n_restarts - 1`` random
+        starts (weights log-uniform over four decades on every location).
+        The run with the lowest cost (18) is returned;
+        ``result.info["restarts"]`` holds every run's cost and how often
+        each returned location appears in the runs' (selected) supports.
+        Under the conditions of theorem 4.1 all minima agree.
+    random_state : int | numpy.random.Generator | None
+        Seed of the random starts.
     verbose : bool | str | int | None
         Log level for this call (e.g. "debug").
 
@@ -182,12 +211,124 @@ def full_vae(
     columns, until no location enters, they stop at a looser relative
     change (1e-5 or ``tol``, whichever is larger).
     """
+    n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
     with use_log_level(verbose):
-        return _vae(
-            M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,
-            prune_tol, weights_init, kind="logdet", name="full_vae",
-            kkt_tol=kkt_tol,
+        def solve(G_, weights_init_, gamma_):
+            return _vae(
+                M, G_, gamma_, n_orient, update, learn_gamma, max_iter, tol,
+                prune_tol, weights_init_, kind="logdet", name="full_vae",
+                kkt_tol=kkt_tol,
+            )
+
+        return _full_vae_runs(
+            solve, M, G, gamma, n_orient, weights_init, min_evidence,
+            n_restarts, random_state,
         )
+
+
+def _check_min_evidence(min_evidence, n_locations):
+    """The threshold as a float (``"auto"`` resolved), or None."""
+    if min_evidence is None:
+        return None
+    if isinstance(min_evidence, str):
+        _check_option("min_evidence", min_evidence, ("auto",))
+        return auto_min_evidence(n_locations)
+    if isinstance(min_evidence, (bool, np.bool_)) or not isinstance(
+        min_evidence, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            "The 'min_evidence' parameter must be a number, 'auto' or None, "
+            f"got {type(min_evidence).__name__}."
+        )
+    if not (np.isfinite(min_evidence) and min_evidence >= 0):
+        raise ValueError(
+            "The 'min_evidence' parameter must be a finite number >= 0, got "
+            f"{min_evidence!r}."
+        )
+    return float(min_evidence)
+
+
+def _embed(sub, cols, n_sources):
+    """A result on the columns ``cols`` of G as a result on all columns."""
+    X = np.zeros((n_sources, sub.X.shape[1]))
+    X[cols] = sub.X
+    weights = np.zeros(n_sources)
+    weights[cols] = sub.weights
+    active = cols[sub.active_set]
+    p = sub.params
+    params = VAEParameters(
+        w_x=np.sqrt(weights), gamma=p.gamma, active_set=active,
+        W_z_active=p.W_z_active, kind=p.kind, G_active=p.G_active,
+    )
+    return SolverResult(
+        X=X, weights=weights, active_set=active, cost=sub.cost,
+        n_iter=sub.n_iter, converged=sub.converged, gamma=sub.gamma,
+        model=sub.model, n_orient=sub.n_orient, params=params,
+        info=dict(sub.info),
+    )
+
+
+def _full_vae_runs(solve, M, G, gamma, n_orient, weights_init, min_evidence,
+                   n_restarts, random_state):
+    """Run ``solve`` from each start, select sources by evidence, keep the
+    lowest optimum. ``solve(G_cols, weights_init, gamma)`` minimises cost
+    (18) on some columns of G."""
+    n_loc = G.shape[1] // n_orient
+    threshold = _check_min_evidence(min_evidence, n_loc)
+
+    def refit(locs, w_init, gamma_):
+        if locs.size == 0:
+            return _empty(M, G, gamma_, n_orient)
+        cols = (locs[:, None] * n_orient + np.arange(n_orient)).ravel()
+        return _embed(solve(G[:, cols], w_init, gamma_), cols, G.shape[1])
+
+    inits = [weights_init]
+    if n_restarts > 1:
+        scale = float(np.sum(M**2)) / M.shape[1] / max(float(np.sum(G**2)), 1e-300)
+        inits += restart_inits(n_restarts, n_loc, scale, random_state)
+    runs = []
+    for k, init in enumerate(inits):
+        result = solve(G, init, gamma)
+        if threshold is not None:
+            result = select_sources(
+                result, lambda locs, w, g=result.gamma: refit(locs, w, g),
+                threshold, n_loc,
+            )
+        runs.append(result)
+        if n_restarts > 1:
+            logger.info("restart %d/%d: %d location(s), cost %.6g", k + 1,
+                        n_restarts, runs[-1].locations.size, _optimum_cost(runs[-1]))
+    best = min(runs, key=_optimum_cost)
+    if n_restarts > 1:
+        best.info["restarts"] = dict(
+            costs=np.array([_optimum_cost(r) for r in runs]),
+            n_locations=np.array([r.locations.size for r in runs]),
+            frequency=support_frequency(best, runs),
+        )
+    return best
+
+
+def _empty(M, G, gamma, n_orient):
+    """The all-zero estimate (every source removed)."""
+    n_sensors, n_times = M.shape
+    cost = float(np.sum(M**2)) / gamma + n_times * n_sensors * np.log(gamma)
+    empty = np.zeros(0, int)
+    params = VAEParameters(
+        w_x=np.zeros(G.shape[1]), gamma=gamma, active_set=empty,
+        W_z_active=np.zeros((0, n_sensors)), kind="full",
+        G_active=np.zeros((n_sensors, 0)),
+    )
+    return SolverResult(
+        X=np.zeros((G.shape[1], n_times)), weights=np.zeros(G.shape[1]),
+        active_set=empty, cost=np.array([cost]), n_iter=0, converged=True,
+        gamma=gamma, model="full_vae", n_orient=n_orient, params=params,
+        info={"kkt_violation": np.nan, "rel_change": 0.0},
+    )
+
+
+def _optimum_cost(result):
+    """Cost (18) at the optimum a result was selected from."""
+    return float(result.info.get("optimum", result).cost[-1])
 
 
 def diag_vae(

@@ -1,0 +1,168 @@
+"""Evidence, posterior covariance, selection and restarts of the full VAE."""
+
+import numpy as np
+import pytest
+
+from vaesource.solvers import (
+    auto_min_evidence,
+    cost_full,
+    full_vae,
+    inclusion_probability,
+)
+
+
+def _problem(seed, n_sensors=30, n_loc=60, n_orient=1, k=3, n_times=20, noise=1.0,
+             amp=1.0):
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((n_sensors, n_loc * n_orient))
+    G /= np.linalg.norm(G, axis=0)
+    G *= np.sqrt(n_sensors)
+    X = np.zeros((n_loc * n_orient, n_times))
+    support = np.sort(rng.choice(n_loc, k, replace=False))
+    for i in support:
+        X[i * n_orient:(i + 1) * n_orient] = amp * rng.standard_normal(
+            (n_orient, n_times))
+    M = G @ X + np.sqrt(noise) * rng.standard_normal((n_sensors, n_times))
+    return M, G, X, support
+
+
+@pytest.mark.parametrize("n_orient, gamma", [(1, 1.0), (3, 1.0), (1, 1e-2), (3, 1e-3)])
+def test_evidence_is_cost_rise(n_orient, gamma):
+    """Evidence = cost (18) without the location minus cost (18) with it,
+    and the posterior blocks are those of W - W G^T Sigma^-1 G W (dense)."""
+    M, G, _, _ = _problem(0, n_orient=n_orient, noise=gamma)
+    res = full_vae(M, G, gamma=gamma, n_orient=n_orient)
+    w = res.weights
+    base = cost_full(M, G, w, gamma)
+    assert res.cost[-1] == pytest.approx(base, rel=1e-12)
+    dense = []
+    for loc in res.locations:
+        w0 = w.copy()
+        w0[loc * n_orient:(loc + 1) * n_orient] = 0.0
+        dense.append(cost_full(M, G, w0, gamma) - base)
+    dense = np.array(dense)
+    assert res.evidence.shape == (res.locations.size,)
+    np.testing.assert_allclose(res.evidence, dense, rtol=1e-7, atol=1e-8)
+    assert np.all(res.evidence >= -1e-8)  # removing a source never helps
+    Sigma = (G * w) @ G.T + gamma * np.eye(G.shape[0])
+    W = np.diag(w)
+    post = W - W @ G.T @ np.linalg.solve(Sigma, G) @ W
+    blocks = np.array([
+        post[c:c + n_orient, c:c + n_orient]
+        for c in res.locations * n_orient
+    ])
+    np.testing.assert_allclose(res.posterior_cov, blocks, rtol=1e-7,
+                               atol=1e-10 * np.abs(blocks).max())
+
+
+def test_evidence_noiseless_limit():
+    """As gamma -> 0 the posterior of determined sources shrinks like gamma
+    and their evidence grows like 1 / gamma (no loss of accuracy)."""
+    M, G, X, support = _problem(1, k=3, noise=0.0)
+    out = {}
+    for gamma in (1e-6, 1e-10):
+        res = full_vae(M, G, gamma=gamma)
+        np.testing.assert_array_equal(res.locations, support)
+        out[gamma] = res
+    ratio = out[1e-6].evidence / out[1e-10].evidence
+    np.testing.assert_allclose(ratio, 1e-4, rtol=1e-2)
+    var = np.diagonal(out[1e-10].posterior_cov, axis1=1, axis2=2)
+    assert np.all(var > 0) and np.all(var < 1e-8)
+    lo, hi = out[1e-10].credible_interval(0.95)
+    assert np.all(lo <= X[support] + 1e-6) and np.all(X[support] <= hi + 1e-6)
+
+
+def test_evidence_only_full_vae():
+    from vaesource.solvers import diag_vae
+
+    M, G, _, _ = _problem(2)
+    with pytest.raises(ValueError, match="full VAE"):
+        diag_vae(M, G).evidence
+
+
+def test_credible_intervals_calibrated():
+    """On data drawn from the model (sources on the grid, white noise at the
+    assumed level), 95 % intervals cover the truth 90-99 % of the time."""
+    covered = []
+    for seed in range(20):
+        M, G, X, support = _problem(seed, n_sensors=40, n_loc=100, n_times=50)
+        res = full_vae(M, G, min_evidence="auto")
+        lo, hi = res.credible_interval(0.95)
+        for i in support:
+            j = np.flatnonzero(res.active_set == i)
+            if j.size:
+                covered.append((X[i] >= lo[j[0]]) & (X[i] <= hi[j[0]]))
+            else:
+                covered.append(np.zeros(X.shape[1], bool))
+    coverage = np.mean(covered)
+    assert 0.90 <= coverage <= 0.99, coverage
+
+
+def test_selection_recovers_support():
+    """The optimum at a finite noise level keeps noise-fitting sources; the
+    evidence selection keeps exactly the true ones, at a stationary point of
+    cost (18) on its support."""
+    exact = 0
+    for seed in range(10):
+        M, G, _, support = _problem(seed, n_sensors=40, n_loc=100, n_times=50)
+        res = full_vae(M, G, min_evidence="auto")
+        opt = res.info["optimum"]
+        assert opt.locations.size > support.size
+        assert set(res.locations) <= set(opt.locations)
+        assert np.all(res.evidence >= auto_min_evidence(100))
+        assert res.info["kkt_violation"] <= 1e-5
+        sel = res.info["selection"]
+        assert sel["n_dropped"] == opt.locations.size - res.locations.size
+        exact += np.array_equal(res.locations, support)
+        # the refit minimises cost (18) on the support: not above the
+        # restriction of the optimum's weights
+        w = np.zeros_like(opt.weights)
+        w[res.active_set] = opt.weights[res.active_set]
+        assert res.cost[-1] <= cost_full(M, G, w, 1.0) + 1e-9
+    assert exact >= 8
+
+
+def test_inclusion_probability():
+    n = 1000
+    t = auto_min_evidence(n)
+    assert t == pytest.approx(2 * np.log(n))
+    p = inclusion_probability([0.0, t, 4 * t, 1e6], n)
+    np.testing.assert_allclose(p[1], 0.5)
+    assert p[0] < 1e-3 and p[2] > 0.999 and p[3] == 1.0
+
+
+def test_empty_selection_warns():
+    M, G, _, _ = _problem(3)
+    with pytest.warns(UserWarning, match="strongest had evidence"):
+        res = full_vae(M, G, min_evidence=1e9)
+    assert res.active_set.size == 0 and not np.any(res.X)
+    assert res.info["optimum"].locations.size > 0
+
+
+def test_restarts_agree_noiseless():
+    """Theorem 4.1: with few enough sources in the noiseless limit all the
+    minima reached from random starts are the sparsest solution."""
+    M, G, _, support = _problem(4, k=4, noise=0.0)
+    res = full_vae(M, G, gamma=1e-10, n_restarts=4, random_state=0)
+    info = res.info["restarts"]
+    assert info["costs"].shape == (4,)
+    np.testing.assert_array_equal(res.locations, support)
+    np.testing.assert_array_equal(info["frequency"], 1.0)
+    np.testing.assert_array_equal(info["n_locations"], support.size)
+    # seeded
+    again = full_vae(M, G, gamma=1e-10, n_restarts=4, random_state=0)
+    np.testing.assert_array_equal(again.info["restarts"]["costs"], info["costs"])
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(min_evidence=-1.0), "min_evidence.*-1.0"),
+    (dict(min_evidence="big"), "min_evidence.*big"),
+    (dict(min_evidence=np.nan), "min_evidence"),
+    (dict(n_restarts=0), "n_restarts.*0"),
+])
+def test_bad_selection_parameters(kw, match):
+    M, G, _, _ = _problem(5)
+    with pytest.raises(ValueError, match=match):
+        full_vae(M, G, **kw)
+    with pytest.raises(TypeError, match="min_evidence"):
+        full_vae(M, G, min_evidence=[1.0])
