@@ -41,7 +41,7 @@ def test_sweep_is_deterministic_across_jobs(tmp_path):
 
     csv = seq.to_csv(tmp_path / "f.csv")
     header = csv.read_text().splitlines()[0]
-    assert header == "setting,r,trial,model,success,seconds,n_iter,seed"
+    assert header == "setting,r,trial,model,success,seconds,n_iter,seed,rank,n_times"
     back = Fig2Result.from_csv(csv)
     assert _outcomes(back) == _outcomes(seq)
 

@@ -29,6 +29,31 @@ def _int_list(text):
     return values
 
 
+def _rank(text):
+    if text == "full":
+        return text
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'full', got {text!r}"
+        ) from None
+
+
+def _rank_list(text):
+    values = [_rank(v.strip()) for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected ranks, got {text!r}")
+    return values
+
+
+def _positive_int_list(text):
+    values = _int_list(text)
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return values
+
+
 def _str_list(choices):
     def parse(text):
         values = [v.strip() for v in text.split(",") if v.strip()]
@@ -43,7 +68,15 @@ def _str_list(choices):
 
 
 def _build_parser():
-    from .benchmark.fig2 import MODELS, PAPER_R, QUICK_R
+    from .benchmark.fig2 import (
+        DEFAULT_N_TIMES,
+        DEFAULT_RANK,
+        MODELS,
+        PAPER_R,
+        QUICK_R,
+        SENSITIVITY_N_TIMES,
+        SENSITIVITY_RANKS,
+    )
     from .localize import PEERS
     from .simulation import SETTINGS
     from .viz.brain import VIEWS as CORTEX_VIEWS
@@ -213,11 +246,12 @@ def _build_parser():
         "fig2",
         help="the paper's figure 2: success rate against r for each model",
         description="Reproduce figure 2 of the paper: for each setting, r "
-        "and trial, draw a problem (d=100 sensors, kappa=200 sources, n=50 "
-        "samples), run every model on it and score exact recovery. Writes "
-        "fig2.csv (one row per trial and model) and fig2.png (one panel per "
-        f"setting). Default: the paper's sweep, r in {list(PAPER_R)}, 100 "
-        "trials.",
+        "and trial, draw a problem (d=100 sensors, kappa=200 sources, n "
+        "samples, r non-zero rows from a block of rank tau), run every model "
+        "on it and score exact recovery. Writes fig2.csv (one row per trial "
+        "and model, with the rank and n) and fig2.png (one panel per "
+        f"setting). Default: the paper's range, r in {list(PAPER_R)}, 100 "
+        f"trials, rank {DEFAULT_RANK}, n = {DEFAULT_N_TIMES}.",
     )
     fig2.add_argument(
         "--quick", action="store_true",
@@ -235,7 +269,44 @@ def _build_parser():
                       help="comma-separated numbers of non-zero rows")
     fig2.add_argument("--trials", type=_positive_int, default=None,
                       help="trials per point (default 100, 5 with --quick)")
+    fig2.add_argument("--rank", type=_rank, default=DEFAULT_RANK,
+                      help="rank tau of the non-zero block: a positive integer, "
+                      "or 'full' for tau = r (the paper says only tau < r < n; "
+                      f"default {DEFAULT_RANK})")
+    fig2.add_argument("--n-times", type=_positive_int, default=DEFAULT_N_TIMES,
+                      help=f"number of samples n (default {DEFAULT_N_TIMES})")
     _add_sweep_arguments(fig2, "fig2")
+
+    sens = bench_sub.add_parser(
+        "fig2-sensitivity",
+        help="figure 2 for several block ranks and n, and which of the "
+        "paper's claims each reproduces",
+        description="The paper states neither the rank tau of the non-zero "
+        "block nor the number of samples n. Run the figure-2 sweep for each "
+        "rank and n (all pairs) and check each claim the paper makes about "
+        "its figure in each. Writes fig2_sensitivity.csv (one row per trial "
+        "and model), fig2_sensitivity.md (the claims table) and "
+        "fig2_sensitivity.png (a row of panels per rank and n). Default: "
+        f"ranks {list(SENSITIVITY_RANKS)}, n {list(SENSITIVITY_N_TIMES)}, r "
+        f"in {list(PAPER_R)}, 100 trials.",
+    )
+    sens.add_argument("--ranks", type=_rank_list, default=None,
+                      help="comma-separated block ranks: positive integers or "
+                      "'full' (default: "
+                      f"{','.join(map(str, SENSITIVITY_RANKS))})")
+    sens.add_argument("--n-times", type=_positive_int_list, default=None,
+                      help="comma-separated numbers of samples (default: "
+                      f"{','.join(map(str, SENSITIVITY_N_TIMES))})")
+    sens.add_argument(
+        "--settings", type=_str_list(SETTINGS), default=None,
+        help=f"comma-separated panels among {', '.join(SETTINGS)} (default: all)",
+    )
+    sens.add_argument("--r", type=_int_list, default=None, dest="r_values",
+                      help="comma-separated numbers of non-zero rows (default: "
+                      "those of bench fig2)")
+    sens.add_argument("--trials", type=_positive_int, default=100,
+                      help="trials per point (default 100)")
+    _add_sweep_arguments(sens, "fig2_sensitivity")
 
     from .benchmark.cortical import METHODS, N_SOURCES, SNRS
 
@@ -377,14 +448,47 @@ def _bench_fig2(args):
     r_values = args.r_values or (QUICK_R if args.quick else PAPER_R)
     n_trials = args.trials or (5 if args.quick else 100)
     result = _run_sweep(args, lambda backend: run_fig2(
-        settings, r_values, n_trials, args.models or MODELS, seed=args.seed,
-        n_jobs=args.n_jobs, backend=backend, progress=not args.no_progress,
+        settings, r_values, n_trials, args.models or MODELS, rank=args.rank,
+        n_times=args.n_times, seed=args.seed, n_jobs=args.n_jobs,
+        backend=backend, progress=not args.no_progress,
     ))
     result.to_csv(paths[0])
     result.plot(paths[1])
     print(result.summary())
     n = len({(r["setting"], r["r"], r["trial"]) for r in result.rows})
     print(f"{n} trials in {result.wall_time:.1f} s; wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def _bench_fig2_sensitivity(args):
+    from .benchmark.fig2 import (
+        PAPER_R,
+        SENSITIVITY_N_TIMES,
+        SENSITIVITY_RANKS,
+        run_sensitivity,
+    )
+    from .simulation import SETTINGS
+
+    paths = _outputs(args, "fig2_sensitivity")
+    if paths is None:
+        return 2
+    table = args.out / "fig2_sensitivity.md"
+    if table.exists() and not args.overwrite:
+        print(f"error: {table} already exists; use --overwrite to replace",
+              file=sys.stderr)
+        return 2
+    study = _run_sweep(args, lambda backend: run_sensitivity(
+        args.ranks or SENSITIVITY_RANKS, args.n_times or SENSITIVITY_N_TIMES,
+        args.settings or list(SETTINGS), args.r_values or PAPER_R, args.trials,
+        seed=args.seed, n_jobs=args.n_jobs, backend=backend,
+        progress=not args.no_progress,
+    ))
+    study.to_csv(paths[0])
+    study.plot(paths[1])
+    text = study.table()
+    table.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"{study.wall_time:.1f} s; wrote {paths[0]}, {table} and {paths[1]}")
     return 0
 
 
@@ -527,6 +631,8 @@ def main(argv=None):
             return _bench_speed(args)
         if args.command == "bench" and args.benchmark == "fig2":
             return _bench_fig2(args)
+        if args.command == "bench" and args.benchmark == "fig2-sensitivity":
+            return _bench_fig2_sensitivity(args)
         if args.command == "bench" and args.benchmark == "cortical":
             return _bench_cortical(args)
     except OutputExistsError as err:
