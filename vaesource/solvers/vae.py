@@ -8,6 +8,7 @@ import numpy as np
 
 from ..utils import (
     _blas_single_thread,
+    _check_array,
     _check_int,
     _check_option,
     _check_positive,
@@ -15,6 +16,7 @@ from ..utils import (
     use_log_level,
 )
 from ._common import _check_MG, _expand, _reduce_data
+from ._noise import learn_noise
 from ._mm import _mm_solve
 from ._newton import _kkt_violation, _newton_solve
 from ._result import SolverResult, VAEParameters
@@ -64,6 +66,8 @@ def full_vae(
     min_evidence=None,
     n_restarts=1,
     random_state=None,
+    noise_groups=None,
+    noise_basis=None,
     verbose=None,
 ) -> SolverResult:
     """Full-covariance VAE inverse: minimise cost (18).
@@ -168,6 +172,23 @@ def full_vae(
         Under the conditions of theorem 4.1 all minima agree.
     random_state : int | numpy.random.Generator | None
         Seed of the random starts.
+    noise_groups : array of int, shape (n_noise,) | None
+        Learn one noise variance per group (heteroscedastic noise, the noise
+        learning of Champagne): the noise covariance becomes ``N
+        diag(lambda_g) N^T``, with ``N`` the ``noise_basis`` (the identity:
+        the groups label the rows of ``M``, e.g. one group per channel type,
+        or ``np.arange(n_sensors)`` for one variance per sensor). ``gamma``
+        is the initial variance of every group. Certified weight solves
+        alternate with exact minimisations over the variances
+        (:mod:`vaesource.solvers._noise`). ``result.info`` then holds
+        ``"noise_var"`` (per group, in the order of ``np.unique(groups)``),
+        ``"noise_groups"`` and ``"noise_cov"``; ``result.gamma`` is the mean
+        noise variance per sensor, and ``result.params`` and the evidence
+        refer to the data whitened by the learned noise.
+    noise_basis : array, shape (n_sensors, n_noise) | None
+        Noise columns ``N`` of ``noise_groups`` (None: the identity). A
+        rank-deficient whitener maps the channels onto fewer components:
+        its rows there let the groups keep naming channels.
     verbose : bool | str | int | None
         Log level for this call (e.g. "debug").
 
@@ -213,11 +234,20 @@ def full_vae(
     """
     n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
     with use_log_level(verbose):
-        def solve(G_, weights_init_, gamma_):
-            return _vae(
-                M, G_, gamma_, n_orient, update, learn_gamma, max_iter, tol,
-                prune_tol, weights_init_, kind="logdet", name="full_vae",
-                kkt_tol=kkt_tol,
+        if noise_groups is None:
+            if noise_basis is not None:
+                raise ValueError("noise_basis is only used with noise_groups.")
+
+            def solve(G_, weights_init_, gamma_):
+                return _vae(
+                    M, G_, gamma_, n_orient, update, learn_gamma, max_iter, tol,
+                    prune_tol, weights_init_, kind="logdet", name="full_vae",
+                    kkt_tol=kkt_tol,
+                )
+        else:
+            solve = _noise_solver(
+                M, G, gamma, n_orient, update, max_iter, tol, prune_tol,
+                kkt_tol, noise_groups, noise_basis,
             )
 
         return _full_vae_runs(
@@ -246,6 +276,55 @@ def _check_min_evidence(min_evidence, n_locations):
             f"{min_evidence!r}."
         )
     return float(min_evidence)
+
+
+def _noise_solver(M, G, gamma, n_orient, update, max_iter, tol, prune_tol,
+                  kkt_tol, noise_groups, noise_basis):
+    """``solve(G_cols, weights_init, lam0)`` learning grouped noise."""
+    M, G, gamma, n_orient, max_iter, tol, prune_tol, _ = _check_common(
+        M, G, gamma, n_orient, max_iter, tol, prune_tol, None
+    )
+    n_sensors = M.shape[0]
+    if noise_basis is None:
+        N = np.eye(n_sensors)
+    else:
+        N = _check_array("noise_basis", noise_basis, 2)
+        if N.shape[0] != n_sensors:
+            raise ValueError(
+                f"noise_basis must have {n_sensors} rows (one per row of M), "
+                f"got shape {N.shape}."
+            )
+    groups = np.asarray(noise_groups)
+    if groups.shape != (N.shape[1],):
+        raise ValueError(
+            f"noise_groups must have shape ({N.shape[1]},) (one label per "
+            f"noise column), got {groups.shape}."
+        )
+    if np.linalg.matrix_rank(N) < n_sensors:
+        raise ValueError(
+            f"The noise columns span {np.linalg.matrix_rank(N)} of the "
+            f"{n_sensors} data dimensions; the noise covariance would be "
+            "singular."
+        )
+    Q, _ = _reduce_data(M)
+
+    def solve(G_, weights_init_, lam0):
+        def weights(M_w, G_w, w_init):
+            if w_init is None:
+                w_init = weights_init_
+            return _vae(
+                M_w, G_w, 1.0, n_orient, update, False, max_iter, tol,
+                prune_tol, w_init, kind="logdet", name="full_vae",
+                kkt_tol=kkt_tol,
+            )
+
+        with _blas_single_thread():
+            return learn_noise(
+                weights, M, G_, Q, N, groups, n_orient, lam0, tol=tol,
+                kkt_tol=max(kkt_tol, 1e-6),
+            )
+
+    return solve
 
 
 def _embed(sub, cols, n_sources):
@@ -290,8 +369,9 @@ def _full_vae_runs(solve, M, G, gamma, n_orient, weights_init, min_evidence,
     for k, init in enumerate(inits):
         result = solve(G, init, gamma)
         if threshold is not None:
+            noise = result.info.get("noise_var", result.gamma)
             result = select_sources(
-                result, lambda locs, w, g=result.gamma: refit(locs, w, g),
+                result, lambda locs, w, g=noise: refit(locs, w, g),
                 threshold, n_loc,
             )
         runs.append(result)
