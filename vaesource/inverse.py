@@ -51,6 +51,10 @@ def apply_vae_inverse(
     tol: float = 1e-8,
     kkt_tol: float = 1e-6,
     max_iter: int = 2000,
+    min_evidence: float | Literal["auto"] | None = "auto",
+    learn_noise: Literal["scalar", "type", "channel"] | None = None,
+    n_restarts: int = 1,
+    random_state=None,
     verbose: bool | str | int | None = None,
 ):
     """Sparse source estimate of an evoked response with a linear VAE.
@@ -84,7 +88,8 @@ def apply_vae_inverse(
         noise level of this average under ``noise_cov``"; larger values give
         sparser estimates. The initial value when ``learn_gamma=True``.
     learn_gamma : bool
-        Estimate ``gamma`` from the data (``model="full"`` only).
+        Estimate ``gamma`` from the data (``model="full"`` only); the same
+        as ``learn_noise="scalar"``.
     loose : float | ``"auto"``
         Weight of the tangential orientations in ``[0, 1]``: 0 fixed, 1 free;
         ``"auto"`` is 0.2 for surface and 1 for volume source spaces.
@@ -113,6 +118,41 @@ def apply_vae_inverse(
         engine; see :func:`vaesource.solvers.full_vae`).
     max_iter : int
         Maximum number of iterations.
+    min_evidence : float | ``"auto"`` | None
+        Full VAE: keep the active locations whose evidence (the rise of cost
+        (18) when the location alone is removed, twice the log Bayes factor
+        of keeping it) reaches this value, minimising cost (18) again on the
+        rest (see :func:`vaesource.solvers.full_vae`). ``"auto"`` (default)
+        is ``2 log(n_locations)``: a location is kept when its posterior
+        probability of being active exceeds 1/2 under a prior of one
+        active location among ``n_locations``. Measured on the cortical
+        benchmark (``vaesource bench cortical``), this threshold separates
+        the simulated sources (evidence 15 to 10^4) from the weak sources
+        the optimum keeps to fit noise (mostly below 5), where a fixed
+        fraction of the peak amplitude cannot: see the README's
+        "Which sources are real". None returns the optimum of cost (18)
+        itself; with a threshold the optimum stays available as
+        ``stc.vae_result.info["optimum"]``. Ignored (must be ``"auto"`` or
+        None) for the diagonal VAE and the autoencoder.
+    learn_noise : None | ``"scalar"`` | ``"type"`` | ``"channel"``
+        Full VAE: learn the noise level instead of trusting ``noise_cov``:
+        one factor for all channels (``"scalar"``, as ``learn_gamma``), one
+        per channel type (``"type"``: magnetometers, gradiometers, EEG) or
+        one per channel (``"channel"``), by Champagne's heteroscedastic
+        noise learning (:func:`vaesource.solvers.full_vae` with
+        ``noise_groups``). The factors scale the whitened noise of each
+        channel; they are exact per channel type when the covariance has no
+        cross-type terms (as MNE's estimates between MEG and EEG), and per
+        channel when it is diagonal. The learned factors are in
+        ``stc.vae_result.info["noise_var"]`` (``{type: factor}`` or one per
+        channel, in the order of ``info["lead_field"].ch_names``).
+    n_restarts : int
+        Full VAE: number of runs, the first from the default start and the
+        others from random starts; the lowest cost (18) is kept and
+        ``stc.vae_sources.frequency`` says how often each source appeared
+        (theorem 4.1: under its conditions every minimum agrees).
+    random_state : int | None
+        Seed of the random starts.
     verbose : bool | str | int | None
         Log level for this call.
 
@@ -123,7 +163,12 @@ def apply_vae_inverse(
         :class:`vaesource.solvers.SolverResult` (cost history, iterations,
         convergence, final ``gamma``, VAE parameters; ``result.X`` is the
         weighted, whitened-problem estimate) is attached as the attribute
-        ``vae_result`` of the source estimate, or of each dipole; its
+        ``vae_result`` of the source estimate, or of each dipole, and, for
+        the full VAE, a :class:`vaesource.evidence.SourceTable` (evidence,
+        inclusion probability and posterior standard deviation of each
+        source) as ``vae_sources`` (each dipole gets its row as
+        ``vae_source``, a dict); :func:`vaesource.credible_interval` gives
+        credible bands of the time courses. The solver result's
         ``info`` dict also holds ``"explained_variance"`` (fraction of
         ``||M||_F^2`` explained), ``"seconds"`` (solver wall time),
         ``"lead_field"`` (the :class:`vaesource.forward.LeadField`) and
@@ -165,6 +210,30 @@ def apply_vae_inverse(
     from .forward import leadfield_from_forward
 
     _check_option("model", model, MODELS)
+    _check_option("learn_noise", learn_noise, (None, "scalar", "type", "channel"))
+    n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
+    if model != "full":
+        if min_evidence not in (None, "auto"):
+            raise ValueError(
+                "min_evidence selects sources by the evidence of cost (18), "
+                f"which only model='full' has; got model={model!r}."
+            )
+        min_evidence = None
+        if learn_noise is not None or n_restarts > 1:
+            raise ValueError(
+                "learn_noise and n_restarts are only available with "
+                f"model='full', got model={model!r}."
+            )
+    else:
+        # validated before any work (the solver resolves "auto")
+        from .solvers.vae import _check_min_evidence
+
+        _check_min_evidence(min_evidence, 2)
+        if learn_gamma and learn_noise not in (None, "scalar"):
+            raise ValueError(
+                f"learn_gamma=True learns one noise level; it cannot be combined "
+                f"with learn_noise={learn_noise!r}."
+            )
     _check_option("pick_ori", pick_ori, (None, "vector"))
     gamma = _check_positive("gamma", gamma)
     tol = _check_positive("tol", tol, allow_zero=True)
@@ -202,13 +271,21 @@ def apply_vae_inverse(
             )
 
         kw = dict(gamma=gamma, n_orient=lf.n_orient, max_iter=max_iter, tol=tol)
+        M_s, G_s = M, lf.G
         if model == "full":
-            kw.update(update=update, learn_gamma=bool(learn_gamma),
-                      kkt_tol=kkt_tol)
+            kw.update(update=update, learn_gamma=bool(learn_gamma)
+                      or learn_noise == "scalar", kkt_tol=kkt_tol,
+                      min_evidence=min_evidence, n_restarts=n_restarts,
+                      random_state=random_state)
+            if learn_noise in ("type", "channel"):
+                M_s, G_s, noise_kw = _noise_problem(lf, M, learn_noise)
+                kw.update(noise_kw)
         solver = getattr(solvers, _SOLVER_NAMES[model])
         t0 = time.perf_counter()
-        result = solver(M, lf.G, **kw)
+        result = solver(M_s, G_s, **kw)
         seconds = time.perf_counter() - t0
+        if learn_noise in ("type", "channel"):
+            _name_noise(result, lf, learn_noise)
 
         active_set = np.asarray(result.active_set, dtype=int)
         X_w = result.X[active_set]
@@ -224,7 +301,8 @@ def apply_vae_inverse(
             result.n_iter, "converged" if result.converged else "not converged",
             100 * ev, seconds,
         )
-        if active_set.size == 0:
+        optimum = result.info.get("optimum", result)
+        if optimum.active_set.size == 0:
             warn(
                 f"No active source: gamma={result.gamma:.3g} explains the whole "
                 "data as noise; the estimate is empty.",
@@ -237,6 +315,11 @@ def apply_vae_inverse(
 
         tmin_ = evoked.times[0]
         tstep = 1.0 / evoked.info["sfreq"]
+        table = None
+        if model == "full":
+            from .evidence import source_table
+
+            table = source_table(result)
         if return_as_dipoles:
             out = result_to_dipoles(result, tmin_, tstep)
         else:
@@ -245,6 +328,7 @@ def apply_vae_inverse(
                 pick_ori=pick_ori, verbose=False,
             )
             out.vae_result = result
+            out.vae_sources = table
     if return_residual:
         return out, residual
     return out
@@ -284,9 +368,53 @@ def result_to_dipoles(result, tmin, tstep):
         X, active_set, lf.forward, tmin, tstep, result.info["M"], gain_active,
         active_is_idx=True,
     )
-    for dip in dipoles:
+    rows = None
+    if result.model == "full_vae":
+        from .evidence import source_table
+
+        table = source_table(result)
+        rows = {r["location"]: r for r in table.rows()}
+    for dip, loc in zip(dipoles, result.locations):
         dip.vae_result = result
+        if rows is not None:
+            dip.vae_source = rows[int(loc)]
     return dipoles
+
+
+def _noise_problem(lf, M, learn_noise):
+    """Data, gain and noise columns for per-type / per-channel noise.
+
+    The whitener maps the channels onto its range (of dimension the noise
+    rank); the noise of channel ``k`` in the whitened space is along the
+    projection of ``e_k`` there, so the problem is written in an orthonormal
+    basis ``U`` of that range: ``U^T M``, ``U^T G``, noise columns ``U^T``.
+    """
+    import mne
+
+    U, s, _ = np.linalg.svd(lf.whitener, full_matrices=False)
+    r = int(np.sum(s > s[0] * max(lf.whitener.shape) * np.finfo(float).eps))
+    U = U[:, :r]
+    if learn_noise == "channel":
+        groups = np.arange(lf.n_channels)
+    else:
+        types = [mne.channel_type(lf.info, i) for i in range(lf.n_channels)]
+        names = sorted(set(types))
+        groups = np.array([names.index(t) for t in types])
+    return U.T @ M, U.T @ lf.G, dict(noise_groups=groups, noise_basis=U.T)
+
+
+def _name_noise(result, lf, learn_noise):
+    """Label the learned noise factors by channel type (or keep per channel)."""
+    import mne
+
+    for res in (result, result.info.get("optimum")):
+        if res is None or "noise_var" not in res.info:
+            continue
+        if learn_noise == "type":
+            types = sorted({mne.channel_type(lf.info, i)
+                            for i in range(lf.n_channels)})
+            res.info["noise_var"] = {
+                t: float(v) for t, v in zip(types, res.info["noise_var"])}
 
 
 def scale_noise_cov(noise_cov, nave):
