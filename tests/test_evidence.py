@@ -235,3 +235,28 @@ def test_noise_learning_bad_input():
         full_vae(M, G, noise_groups=np.zeros(10), noise_basis=np.eye(60)[:, :10])
     with pytest.raises(ValueError, match="noise_basis is only used"):
         full_vae(M, G, noise_basis=np.eye(60))
+
+
+@pytest.mark.parametrize("update", ["newton", "mackay"])
+def test_certificate_parts(update):
+    """The certificate's two parts, checked against dense MacKay ratios:
+    the largest ratio among inactive locations and the largest |rho - 1|
+    (the gradient) among active ones."""
+    M, G, _, _ = _problem(6, n_orient=3)
+    res = full_vae(M, G, n_orient=3, update=update, max_iter=20000)
+    Sigma = (G * res.weights) @ G.T + np.eye(G.shape[0])
+    P = np.linalg.inv(Sigma)
+    B = G.T @ P @ M
+    K = np.einsum("sc,sc->c", G, P @ G)
+    rho = (np.sum(B**2, axis=1).reshape(-1, 3).sum(1)
+           / (M.shape[1] * K.reshape(-1, 3).sum(1)))
+    active = res.weights[::3] > 0
+    info = res.info
+    assert info["max_rho_inactive"] == pytest.approx(rho[~active].max(), rel=1e-8)
+    assert info["max_active_violation"] == pytest.approx(
+        np.abs(rho[active] - 1).max(), rel=1e-6, abs=1e-12)
+    assert info["kkt_violation"] == pytest.approx(max(
+        info["max_rho_inactive"] - 1, info["max_active_violation"]), rel=1e-6)
+    if update == "newton":
+        assert info["max_rho_inactive"] <= 1 + 1e-6
+        assert info["max_active_violation"] <= 1e-6

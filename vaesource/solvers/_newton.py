@@ -395,6 +395,9 @@ class _State:
     n_evals: int = 0
     damping: float = 0.0
     last_change: float = 0.0  # of the last accepted step
+    # the last pass: largest rho_i over inactive locations, |rho_i - 1| over
+    # active ones
+    parts: tuple = (float("nan"), float("nan"))
 
     @property
     def f(self):
@@ -637,6 +640,7 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
     n_passes = n_added = 0
     while True:
         kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
+        st.parts = _parts(rho, st.w[usable_locs] > 0)
         n_passes += 1
         if kkt <= kkt_tol and st.last_change <= tol:
             return kkt, True, n_passes, n_added
@@ -731,8 +735,9 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
         X=X, w=st.w, cols=cols, w_cols=w_cols, G_A=G[:, cols], SinvG=SinvG,
         gamma=st.gamma, cost=np.asarray(st.cost), n_iter=len(st.cost) - 1,
         converged=converged, n_rejected=0, n_added=n_added,
-        kkt_violation=kkt, rel_change=st.last_change, n_passes=n_passes,
-        n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
+        kkt_violation=kkt, max_rho_inactive=st.parts[0],
+        max_active_violation=st.parts[1], rel_change=st.last_change,
+        n_passes=n_passes, n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
     )
 
 
@@ -750,7 +755,16 @@ def _certificate(prob, sig, w, gamma, learn_gamma=False):
     return kkt, rho, z
 
 
+def _parts(rho, active):
+    """(largest rho over inactive locations, largest |rho - 1| over active)."""
+    return (float(rho[~active].max(initial=0.0)),
+            float(np.abs(rho[active] - 1.0).max(initial=0.0)))
+
+
 def _kkt_violation(G, Q, n_times, n_orient, w, gamma, learn_gamma=False):
-    """The certificate of any weights (used for the MM engines' results)."""
+    """The certificate of any weights (used for the MM engines' results):
+    ``(largest violation, largest rho inactive, largest |rho - 1| active)``."""
     prob = _Problem(G, Q, n_times, n_orient)
-    return _certificate(prob, prob.sigma(w, gamma), w, gamma, learn_gamma)[0]
+    kkt, rho, _ = _certificate(prob, prob.sigma(w, gamma), w, gamma, learn_gamma)
+    usable = prob.loc_norms2 > 0
+    return (kkt, *_parts(rho, w[usable] > 0))

@@ -198,7 +198,11 @@ def full_vae(
         ``result.cost`` holds cost (18) after each iteration;
         ``result.params`` the VAE parameters ``w_x``, ``W_z``, ``S`` of
         appendix C.1 at the returned weights; ``result.info`` the
-        certificate (``"kkt_violation"``, ``"rel_change"``) and, for
+        certificate (``"kkt_violation"``, the largest of
+        ``"max_rho_inactive" - 1``, the largest MacKay ratio among inactive
+        locations, and ``"max_active_violation"``, the largest ``|rho_i -
+        1|`` among active ones, proportional to the gradient there;
+        ``"rel_change"``) and, for
         ``"newton"``, ``"n_passes"`` (full passes over all columns).
 
     Notes
@@ -510,7 +514,8 @@ def _vae_impl(
             prune_tol=prune_tol, weights_init=weights_init, eps=0.0, name=name,
         )
         if kind == "logdet":
-            out["kkt_violation"] = _kkt_violation(
+            (out["kkt_violation"], out["max_rho_inactive"],
+             out["max_active_violation"]) = _kkt_violation(
                 G, Q, M.shape[1], n_orient, out["w"], out["gamma"], learn_gamma)
             c = out["cost"]
             out["rel_change"] = (
@@ -544,5 +549,5 @@ def _vae_impl(
 
 
 # what the engines report beyond the SolverResult fields
-_CERTIFICATE = ("kkt_violation", "rel_change", "n_passes", "n_newton", "n_mm",
-                "n_evals")
+_CERTIFICATE = ("kkt_violation", "max_rho_inactive", "max_active_violation",
+                "rel_change", "n_passes", "n_newton", "n_mm", "n_evals")
