@@ -124,7 +124,15 @@ def test_cli_cortical(tmp_path, capsys, monkeypatch, template_cache):
     out = capsys.readouterr().out
     assert "full_vae" in out and "mxne" in out
     csv = (tmp_path / "cortical.csv").read_text().splitlines()
-    assert len(csv) == 1 + 2 * 2 * 2 * 2  # header + trials x sources x SNRs x methods
+    # header + trials x sources x SNRs x (full VAE, its optimum, MxNE)
+    assert len(csv) == 1 + 2 * 2 * 2 * 3
+    from vaesource.benchmark.cortical import CorticalResult
+
+    res = CorticalResult.from_csv(tmp_path / "cortical.csv")
+    for row in res.select(method="full_vae"):
+        (opt,) = res.select(method="full_vae_optimum", seed=row["seed"])
+        # the evidence selection only removes sources from the optimum
+        assert opt["n_active"] >= row["n_active"] >= 1
     assert (tmp_path / "cortical.png").stat().st_size > 10_000
     assert main(args) == 2  # refuses to overwrite
     with pytest.raises(SystemExit) as exc:
