@@ -125,10 +125,13 @@ def test_selection_recovers_support():
 def test_inclusion_probability():
     n = 1000
     t = auto_min_evidence(n)
-    assert t == pytest.approx(2 * np.log(n))
-    p = inclusion_probability([0.0, t, 4 * t, 1e6], n)
-    np.testing.assert_allclose(p[1], 0.5)
-    assert p[0] < 1e-3 and p[2] > 0.999 and p[3] == 1.0
+    assert t == pytest.approx(2 * np.log(19 * n))
+    p = inclusion_probability([0.0, t, 2 * np.log(n), 4 * t, 1e6], n)
+    np.testing.assert_allclose(p[[1, 2]], [0.95, 0.5])
+    assert p[0] < 1e-3 and p[3] > 0.999 and p[4] == 1.0
+    assert auto_min_evidence(n, 0.5) == pytest.approx(2 * np.log(n))
+    with pytest.raises(ValueError, match="'probability'"):
+        auto_min_evidence(n, 1.0)
 
 
 def test_empty_selection_warns():

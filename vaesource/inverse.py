@@ -123,14 +123,17 @@ def apply_vae_inverse(
         (18) when the location alone is removed, twice the log Bayes factor
         of keeping it) reaches this value, minimising cost (18) again on the
         rest (see :func:`vaesource.solvers.full_vae`). ``"auto"`` (default)
-        is ``2 log(n_locations)``: a location is kept when its posterior
-        probability of being active exceeds 1/2 under a prior of one
-        active location among ``n_locations``. Measured on the cortical
-        benchmark (``vaesource bench cortical``), this threshold separates
-        the simulated sources (evidence 15 to 10^4) from the weak sources
-        the optimum keeps to fit noise (mostly below 5), where a fixed
-        fraction of the peak amplitude cannot: see the README's
-        "Which sources are real". None returns the optimum of cost (18)
+        is ``2 log(19 n_locations)``: a location is kept when its posterior
+        probability of being active is at least 0.95 under a prior of one
+        active location among ``n_locations``
+        (:func:`vaesource.solvers.auto_min_evidence`). On the cortical
+        benchmark (``vaesource bench cortical``) the weak sources the
+        optimum keeps to fit noise have evidence below 3 (90 % of them)
+        while those that explain a simulated source mostly reach 10 to
+        10^4; the ones above the threshold that lie away from a true source
+        are its split parts on a grid that does not hold it (measured 17-30
+        mm away). See the README's "Which sources are real". None returns
+        the optimum of cost (18)
         itself; with a threshold the optimum stays available as
         ``stc.vae_result.info["optimum"]``. Ignored (must be ``"auto"`` or
         None) for the diagonal VAE and the autoencoder.

@@ -15,26 +15,40 @@ import numpy as np
 from ..utils import logger, warn
 
 
-def auto_min_evidence(n_locations):
+def auto_min_evidence(n_locations, probability=0.95):
     """The default evidence threshold for ``n_locations`` candidates.
 
-    ``2 log(n_locations)``: with a prior of one active location among
-    ``n_locations`` (prior odds ``1 / n_locations``), a location is kept
-    when its posterior odds of being active exceed 1, i.e. when its Bayes
-    factor ``exp(evidence / 2)`` exceeds ``n_locations``. It is also the
-    scale of the largest evidence that noise alone gives one of
-    ``n_locations`` candidates (about a chi-square maximum).
+    ``2 log(n_locations p / (1 - p))`` with ``p = probability``: with a
+    prior of one active location among ``n_locations`` (prior odds ``1 /
+    n_locations``) and the Bayes factor ``exp(evidence / 2)``, a location
+    reaching it has a posterior probability of being active of at least
+    ``p`` (:func:`inclusion_probability`). ``2 log(n_locations)`` alone (p
+    = 1/2) is about the largest evidence noise gives one of
+    ``n_locations`` candidates; the odds of 19 add the margin of "strong"
+    evidence (Kass & Raftery 1995). Measured on the cortical benchmark
+    (seeds other than the default, 40 responses per SNR, 1284 locations:
+    threshold 20.2): against ``2 log(n_locations)`` (14.3) the mean
+    precision rose from 0.80 / 0.87 / 0.93 to 0.83 / 0.89 / 0.93 at SNR
+    1 / 3 / 10 for a recall lower by at most 0.01.
 
     Parameters
     ----------
     n_locations : int
         Number of candidate locations.
+    probability : float
+        Posterior inclusion probability at the threshold, in (0, 1).
 
     Returns
     -------
     min_evidence : float
     """
-    return 2.0 * float(np.log(max(int(n_locations), 2)))
+    probability = float(probability)
+    if not 0 < probability < 1:
+        raise ValueError(
+            f"The 'probability' parameter must be in (0, 1), got {probability}."
+        )
+    odds = probability / (1.0 - probability)
+    return 2.0 * float(np.log(max(int(n_locations), 2) * odds))
 
 
 def inclusion_probability(evidence, n_locations):
@@ -42,7 +56,7 @@ def inclusion_probability(evidence, n_locations):
 
     With prior odds ``1 / n_locations`` and Bayes factor
     ``exp(evidence / 2)``: ``1 / (1 + n_locations exp(-evidence / 2))``;
-    0.5 exactly at :func:`auto_min_evidence`.
+    0.95 exactly at :func:`auto_min_evidence`.
 
     Parameters
     ----------

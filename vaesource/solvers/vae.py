@@ -158,9 +158,10 @@ def full_vae(
         :attr:`SolverResult.evidence`) reaches this value: the weakest of
         those below it are removed, cost (18) is minimised again on the
         rest, and so on until every remaining location clears it. ``"auto"``
-        is ``2 log(n_locations)`` (posterior odds above 1 under a prior of
-        one active location among ``n_locations``; see
-        :func:`vaesource.solvers.auto_min_evidence`). None (default) returns
+        is ``2 log(19 n_locations)``: a posterior probability of being
+        active of at least 0.95 under a prior of one active location among
+        ``n_locations`` (see :func:`vaesource.solvers.auto_min_evidence`,
+        which gives the measurements behind it). None (default) returns
         the optimum itself; with a threshold it stays available as
         ``result.info["optimum"]``.
     n_restarts : int
