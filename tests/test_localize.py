@@ -74,9 +74,17 @@ def test_localize_cli_matches_apply_vae_inverse(files, tmp_path, capsys):
                                atol=1e-6 * np.abs(ref.data).max())
     assert stc.tmin == pytest.approx(ref.tmin, abs=1e-6)
 
-    # dipoles: MNE reads them back; the strong ones sit on the true sources
+    # dipoles: MNE reads them back; they are the sources selected by their
+    # evidence (fewer than the optimum's active locations), on the true ones
     dip = mne.read_dipole(out / "full_vae-dipoles.dip", verbose=False)
-    assert 2 <= len(dip.times) < sum(len(v) for v in ref.vertices)
+    table = ref.vae_sources
+    n_optimum = ref.vae_result.info["optimum"].locations.size
+    assert 2 <= len(dip.times) == len(table) == sum(len(v) for v in ref.vertices)
+    assert len(dip.times) < n_optimum
+    assert np.all(table.evidence >= table.min_evidence)
+    # the .dip file holds positions to 0.01 mm
+    np.testing.assert_allclose(np.sort(dip.pos, axis=0), np.sort(table.pos, axis=0),
+                               atol=1e-5)
     assert np.all((dip.times >= TMIN - 1e-3) & (dip.times <= TMAX + 1e-3))
     err = localization_error(sim.positions, dip.pos, np.abs(dip.amplitude))
     assert np.all(err < 15.0), err
@@ -88,6 +96,23 @@ def test_localize_cli_matches_apply_vae_inverse(files, tmp_path, capsys):
     assert row["n_active"] == sum(len(v) for v in ref.vertices)
     assert 0 < row["explained_variance"] < 1
     assert len(summary["peak_dipoles_mm"]) == len(dip.times)
+    # which sources are real: one row per selected source, above the threshold
+    assert row["min_evidence"] == pytest.approx(table.min_evidence)
+    assert row["n_active_optimum"] == n_optimum
+    assert "learned_noise" not in row and "n_restarts" not in row
+    rows = row["sources"]
+    assert len(rows) == row["n_active"]
+    assert all(r["evidence"] >= row["min_evidence"] for r in rows)
+    assert all(0.5 < r["probability"] <= 1 for r in rows)
+    assert all(len(r["posterior_sd_nAm"]) == 3 and min(r["posterior_sd_nAm"]) > 0
+               for r in rows)
+    assert sorted(tuple(r["pos_mm"]) for r in rows) == sorted(
+        tuple(d["pos"]) for d in summary["peak_dipoles_mm"])
+    assert "frequency" not in rows[0]
+    printed_line = next(line for line in printed.splitlines()
+                        if "full VAE" in line and "selected" in line)
+    assert f"{len(rows)} source(s) selected" in printed_line
+    assert f"of {n_optimum} active location(s) at the optimum" in printed_line
 
 
 def test_localize_refuses_to_overwrite(files, tmp_path, capsys):
@@ -197,9 +222,12 @@ def test_localize_compare_renders_and_report(files, tmp_path, rendering, capsys)
     truth = tmp_path / "truth"
     files["sim"].stc.save(truth, ftype="stc", verbose=False)
     png = tmp_path / "render.png"
+    # MxNE's weak sources left out by amplitude: the views facing the
+    # sources fit in one row
     argv = ["render", str(out / "full_vae-lh.stc"), str(out / "mxne-lh.stc"),
             "--labels", "VAE,MxNE", "--truth", str(truth) + "-lh.stc",
-            "--forward", str(files["forward"]), "--out", str(png)]
+            "--forward", str(files["forward"]), "--min-fraction", "0.1",
+            "--out", str(png)]
     assert main(argv) == 0
     width, height = Image.open(png).size
     assert width > height > 200

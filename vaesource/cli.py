@@ -54,6 +54,49 @@ def _positive_int_list(text):
     return values
 
 
+def _min_evidence(text):
+    """--min-evidence: a number >= 0, 'auto' or 'none'."""
+    from .localize import _parse_min_evidence
+
+    try:
+        return _parse_min_evidence(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 0, 'auto' or 'none', got {text!r}"
+        ) from None
+
+
+def _add_evidence_flags(parser, seed_help=None):
+    """The full VAE's evidence selection, noise learning, restarts and the
+    colour of the renders (demo and localize)."""
+    parser.add_argument(
+        "--min-evidence", type=_min_evidence, default="auto", metavar="E",
+        help="keep the full VAE's sources whose evidence (twice the log "
+        "Bayes factor of keeping them: how much cost (18) rises without "
+        "them) reaches E: a number >= 0, 'auto' (default: 2 log(19 n) for n "
+        "candidate locations, i.e. a source is kept when its posterior "
+        "probability of being real reaches 0.95) or 'none' (the whole "
+        "optimum of cost (18), weak noise-fitting sources included)")
+    parser.add_argument(
+        "--learn-noise", choices=("scalar", "type", "channel"), default=None,
+        help="learn the noise level instead of trusting the noise "
+        "covariance: one factor for all channels, one per channel type "
+        "(magnetometers, gradiometers, EEG) or one per channel; the learned "
+        "factors are reported (default: the covariance as given)")
+    parser.add_argument(
+        "--restarts", type=_positive_int, default=1, metavar="N",
+        help="run the full VAE N times, from the default and N-1 random "
+        "starts; keeps the lowest cost and reports how often each source "
+        "was found (default 1)" + (f"; {seed_help}" if seed_help else ""))
+    parser.add_argument(
+        "--color-by", choices=("amplitude", "evidence", "probability"),
+        default="amplitude",
+        help="colour of the full VAE's sources in its renders: peak "
+        "amplitude (default), evidence (log scale) or posterior probability "
+        "of being real; their size is always the amplitude, and renders of "
+        "other methods are coloured by amplitude")
+
+
 def _str_list(choices):
     def parse(text):
         values = [v.strip() for v in text.split(",") if v.strip()]
@@ -101,7 +144,9 @@ def _build_parser():
         "(fsaverage5 cortex, 306-channel MEG helmet; nothing is downloaded), "
         "localize them with the full-covariance VAE and MNE's MxNE, and write "
         "the source estimates (.stc), the simulated evoked response (.fif) "
-        "and report.html with 3-D renders against the truth.",
+        "and report.html with 3-D renders against the truth, time courses "
+        "with credible bands and the evidence of the VAE's sources. The full "
+        "VAE keeps the sources whose evidence reaches --min-evidence.",
         epilog=_FOLDER_RULE,
     )
     demo.add_argument("--out", type=Path, default=Path("vaesource-demo"),
@@ -115,6 +160,7 @@ def _build_parser():
                       help="comma-separated views of the renders among "
                       f"{', '.join(CORTEX_VIEWS)} (default: those facing the "
                       "sources)")
+    _add_evidence_flags(demo, seed_help="the random starts use --seed")
     _add_output_flags(demo)
 
     localize = sub.add_parser(
@@ -124,18 +170,26 @@ def _build_parser():
         description="Localize an evoked response with the full-covariance VAE "
         "(or the diagonal VAE / autoencoder) from MNE files, as "
         "mne.inverse_sparse.gamma_map would from the same objects. Writes to "
-        "--out: the source estimates in MNE's .stc format (every active "
-        "source), the VAE's active locations as dipoles at their peaks "
-        "(<method>-dipoles.dip, for mne.read_dipole), summary.json, PNG "
-        "renders and report.html. With --compare, MNE's MxNE and gamma-MAP "
-        "run on the same whitened data. Renders leave out sources below 10 "
-        "% of the strongest; the .stc files keep them all. Volume estimates "
+        "--out: the source estimates in MNE's .stc format, the VAE's sources "
+        "as dipoles at their peaks (<method>-dipoles.dip, for "
+        "mne.read_dipole), summary.json (per method: time, sources, "
+        "explained variance; for the full VAE one row per source with its "
+        "position, evidence, posterior probability of being real, "
+        "posterior sd and, with --restarts, how often it was found; the "
+        "learned noise with --learn-noise), PNG renders and report.html "
+        "(with a 'which sources are real' section). At a finite noise level "
+        "the optimum of cost (18) also keeps weak sources that fit noise: "
+        "the full VAE keeps only the sources whose evidence reaches "
+        "--min-evidence (every output shows these). With --compare, MNE's "
+        "MxNE and gamma-MAP run on the same whitened data. Volume estimates "
         "are drawn inside the inner skull of --bem or of the subject in "
         "--subjects-dir, else inside a smooth outline of the source grid.",
-        epilog="example (on the demo's outputs): vaesource localize --evoked "
+        epilog="examples (on the demo's outputs): vaesource localize --evoked "
         "vaesource-demo/simulated-ave.fif --forward "
         "vaesource-demo/template-fwd.fif --cov vaesource-demo/noise-cov.fif "
-        "--compare --out vaesource-localize. " + _FOLDER_RULE,
+        "--compare --out vaesource-localize; the same with --learn-noise type "
+        "--restarts 5 --color-by evidence; --min-evidence none keeps the "
+        "whole optimum. " + _FOLDER_RULE,
     )
     localize.add_argument("--evoked", type=Path, required=True,
                           help="evoked response file (-ave.fif)")
@@ -184,6 +238,10 @@ def _build_parser():
                           "facing the sources, all three for a volume")
     localize.add_argument("--out", type=Path, required=True,
                           help="output folder (see below)")
+    _add_evidence_flags(localize, seed_help="seed them with --seed")
+    localize.add_argument("--seed", type=int, default=None,
+                          help="seed of the random starts of --restarts "
+                          "(default: unseeded)")
     _add_output_flags(localize)
 
     render = sub.add_parser(
@@ -197,9 +255,12 @@ def _build_parser():
         "(--forward: source space and MRI -> head transform) and render in a "
         "glass brain: the inner skull of --bem or of the subject in "
         "--subjects-dir, else a smooth outline of the source grid.",
-        epilog="example: vaesource render vaesource-demo/full_vae-lh.stc "
+        epilog="examples: vaesource render vaesource-demo/full_vae-lh.stc "
         "vaesource-demo/mxne-lh.stc --truth vaesource-demo/truth-lh.stc "
-        "--out comparison.png",
+        "--out comparison.png; vaesource render "
+        "vaesource-localize/full_vae-lh.stc --summary "
+        "vaesource-localize/summary.json --color-by evidence --out "
+        "evidence.png",
     )
     render.add_argument("stc", type=Path, nargs="+",
                         help="source estimate file(s) (-lh.stc, -rh.stc or -vl.stc)")
@@ -229,9 +290,24 @@ def _build_parser():
                         "for several, all three for a volume")
     render.add_argument("--time", type=float, default=None,
                         help="time (s) to show; default: each source at its peak")
-    render.add_argument("--min-fraction", type=float, default=0.1,
+    render.add_argument("--min-fraction", type=float, default=0.0,
                         help="leave out sources below this fraction of the "
-                        "strongest (default 0.1; 0 draws all)")
+                        "strongest (default 0: draw all). The full VAE's "
+                        ".stc files written by localize and demo hold only "
+                        "the sources selected by their evidence and need no "
+                        "cut; this is for other estimates")
+    render.add_argument("--color-by", choices=("amplitude", "evidence",
+                                               "probability"),
+                        default="amplitude",
+                        help="colour of the sources (their size is the "
+                        "amplitude): peak amplitude (default), evidence (log "
+                        "scale) or posterior probability of being real; the "
+                        "last two read the per-source table of --summary and "
+                        "render one estimate")
+    render.add_argument("--summary", type=Path, default=None,
+                        help="summary.json of the vaesource localize run "
+                        "that wrote the estimate (for --color-by evidence or "
+                        "probability)")
     render.add_argument("--title", default=None, help="figure title")
     render.add_argument("--out", type=Path, required=True, help="output PNG file")
     render.add_argument("--overwrite", action="store_true",
@@ -521,7 +597,9 @@ def _demo(args):
     result = run_demo(
         args.out, n_sources=args.n_sources, snr=args.snr, seed=args.seed,
         overwrite=args.overwrite, render=not args.no_render,
-        views=args.views or "auto",
+        views=args.views or "auto", min_evidence=args.min_evidence,
+        learn_noise=args.learn_noise, n_restarts=args.restarts,
+        color_by=args.color_by,
     )
     _print_written(result, args)
     print(f"{result.summary()} | total {result.wall_time:.1f} s")
@@ -552,7 +630,9 @@ def _localize(args):
         model=args.model, compare=args.compare or False, gamma=args.gamma,
         loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
         bem=args.bem, views=args.views, render=not args.no_render,
-        overwrite=args.overwrite, verbose=None,
+        overwrite=args.overwrite, verbose=None, min_evidence=args.min_evidence,
+        learn_noise=args.learn_noise, n_restarts=args.restarts,
+        random_state=args.seed, color_by=args.color_by,
     )
     print(f"localizing {str(job.evoked.comment)!r} with "
           f"{', '.join(LABELS[m] for m in job.methods)} ...", flush=True)
@@ -580,7 +660,8 @@ def _render(args):
         args.stc, args.out, labels=labels, truth=args.truth, subject=args.subject,
         subjects_dir=args.subjects_dir, forward=args.forward, bem=args.bem,
         surface=args.surface, views=views, time=args.time,
-        min_fraction=args.min_fraction, title=args.title,
+        min_fraction=args.min_fraction, color_by=args.color_by,
+        summary=args.summary, title=args.title,
     )
     print(f"wrote {args.out}")
     return 0

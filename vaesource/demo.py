@@ -10,9 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from ._output import check_output_folder, staged_folder
-from ._stc import keep_strong
-from .localize import DISPLAY_FRACTION, LABELS
-from .utils import ConvergenceWarning, _check_int, _check_positive, logger
+from .localize import LABELS, LEARN_NOISE, _parse_min_evidence
+from .utils import (
+    ConvergenceWarning,
+    _check_int,
+    _check_option,
+    _check_positive,
+    logger,
+)
 
 METHODS = ("full_vae", "mxne")
 
@@ -33,6 +38,12 @@ class DemoResult:
         estimated source (mm).
     seconds : dict
         Per method, the time of the inverse (s).
+    n_active : dict
+        Per method, the number of sources of the estimate (for the full VAE,
+        those selected by evidence).
+    n_optimum : int | None
+        Active locations of the full VAE's unselected optimum (None without
+        a selection).
     files : dict
         Written files (``report``, source estimates, ...).
     rendered : bool
@@ -48,19 +59,28 @@ class DemoResult:
     files: dict
     rendered: bool
     wall_time: float
+    n_active: dict = None
+    n_optimum: int | None = None
 
     def summary(self):
         """One line: sources found, localization error and time per method."""
-        parts = [
-            f"{LABELS[m]}: {self.found[m]}/{self.n_sources} found, "
-            f"{self.loc_error_mm[m]:.1f} mm, {self.seconds[m]:.1f} s"
-            for m in self.found
-        ]
+        parts = []
+        for m in self.found:
+            shown = ""
+            if self.n_active:
+                shown = f", {self.n_active[m]} estimated"
+                if m == "full_vae" and self.n_optimum is not None:
+                    shown += f" (selected of {self.n_optimum} at the optimum)"
+            parts.append(
+                f"{LABELS[m]}: {self.found[m]}/{self.n_sources} found{shown}, "
+                f"{self.loc_error_mm[m]:.1f} mm, {self.seconds[m]:.1f} s")
         return f"{self.n_sources} simulated sources | " + " | ".join(parts)
 
 
 def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
-             cache_dir=None, render=True, views="auto", tol_mm=15.0) -> DemoResult:
+             cache_dir=None, render=True, views="auto", tol_mm=15.0,
+             min_evidence="auto", learn_noise=None, n_restarts=1,
+             color_by="amplitude") -> DemoResult:
     """Simulate an evoked response on the template head and localize it.
 
     Sources are drawn on the ico4 template cortex and inverted on the ico3
@@ -68,10 +88,13 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     the same whitened data (:func:`vaesource.compare`). Writes the source
     estimates (MNE's ``.stc`` format, all active sources), the simulated
     evoked response with its forward solution and noise covariance (the
-    inputs of ``vaesource localize``), and an HTML report with 3-D renders of the estimates
-    against the truth, also as comparison.png (sources weaker than 10 % of the strongest are not
-    drawn: at a finite noise level the VAE keeps many tiny noise-fitting
-    weights).
+    inputs of ``vaesource localize``), and an HTML report with 3-D renders
+    of the estimates against the truth (also as comparison.png), the time
+    courses with the full VAE's credible bands, and which of its sources are
+    real (their evidence; see :func:`vaesource.viz.make_report`). The full
+    VAE's estimate holds the sources selected by their evidence
+    (``min_evidence``): at a finite noise level the optimum of cost (18)
+    also keeps weak noise-fitting sources, which the selection removes.
 
     Parameters
     ----------
@@ -100,6 +123,13 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
         :func:`vaesource.viz.plot_comparison`).
     tol_mm : float
         Distance under which an estimated source counts as found.
+    min_evidence, learn_noise, n_restarts
+        Options of the full VAE (see :func:`vaesource.apply_vae_inverse`);
+        ``min_evidence`` also accepts ``"none"`` for the unselected optimum.
+        The restarts' seed is ``seed``.
+    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+        Colour of the full VAE's sources in its render in the report (the
+        comparison is coloured by amplitude).
 
     Returns
     -------
@@ -113,8 +143,14 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     from .datasets import template
     from .metrics import localization_error, precision_recall, stc_sources
 
+    from .viz._render import COLOR_BY
+
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
+    min_evidence = _parse_min_evidence(min_evidence)
+    _check_option("learn_noise", learn_noise, (None,) + LEARN_NOISE)
+    n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
+    _check_option("color_by", color_by, COLOR_BY)
     if not (isinstance(views, str) and views == "auto"):
         from .viz.brain import _check_views
 
@@ -135,7 +171,9 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         comp = compare(sim.evoked, sim.forward, sim.noise_cov, methods=METHODS,
-                       loose=settings.loose, depth=settings.depth, verbose=False)
+                       loose=settings.loose, depth=settings.depth, verbose=False,
+                       vae_kw=dict(min_evidence=min_evidence, learn_noise=learn_noise,
+                                   n_restarts=n_restarts, random_state=seed))
     found, errors, seconds, stcs = {}, {}, {}, {}
     for row in comp.rows:
         pos, amp = stc_sources(row.estimate, sim.forward)
@@ -170,15 +208,14 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
         if rendered:
             from .viz import make_report, plot_comparison
 
-            # at a finite noise level the VAE keeps many tiny noise-fitting
-            # sources; drawing them would hide the ones that matter
-            shown = {LABELS[m]: keep_strong(stcs[m], DISPLAY_FRACTION) for m in METHODS}
+            # the full VAE's estimate holds its sources selected by evidence
+            shown = {LABELS[m]: stcs[m] for m in METHODS}
             make_report(
                 stage / names["report"],
                 stcs=shown, truth=truth_stc,
                 results={"full VAE": stcs["full_vae"].vae_result},
                 title="vaesource demo: full VAE vs MxNE on the template head",
-                views=views, match_mm=tol_mm, overwrite=True,
+                views=views, match_mm=tol_mm, color_by=color_by, overwrite=True,
             )
             plotter = plot_comparison(
                 {**shown, "truth": truth_stc}, views=views,
@@ -187,8 +224,13 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
             plotter.close()
             written += ["report", "comparison"]
     files = {name: out / names[name] for name in written}
+    vae = stcs["full_vae"].vae_result
+    n_optimum = (int(vae.info["optimum"].locations.size)
+                 if "optimum" in vae.info else None)
     return DemoResult(
         n_sources=n_sources, found=found, loc_error_mm=errors, seconds=seconds,
         files=files, rendered=rendered, wall_time=time.perf_counter() - t0,
+        n_active={row.method: int(row.n_active) for row in comp.rows},
+        n_optimum=n_optimum,
     )
 

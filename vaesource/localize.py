@@ -5,7 +5,9 @@ evoked response, a forward solution and a noise covariance (files or MNE
 objects), runs :func:`vaesource.apply_vae_inverse` (and, on request, MNE's
 MxNE and gamma-MAP on the same whitened data through
 :func:`vaesource.compare`), and writes the estimates in MNE's formats, the
-active sources as dipoles, PNG renders and an HTML report. Every input is
+sources the full VAE selects by their evidence as dipoles, a per-source
+table (evidence, posterior probability, posterior standard deviation) in
+``summary.json``, PNG renders and an HTML report. Every input is
 checked before anything is computed (the output folder first), and the
 outputs are written to a stage folder that then replaces the output folder
 as a whole (:mod:`vaesource._output`): a failure never leaves half the
@@ -24,17 +26,19 @@ from pathlib import Path
 import numpy as np
 
 from ._output import check_output_folder, staged_folder
-from ._stc import keep_strong
-from .utils import ConvergenceWarning, _check_option, _check_positive, logger
+from .utils import (
+    ConvergenceWarning,
+    _check_int,
+    _check_option,
+    _check_positive,
+    logger,
+)
 
 VAE_METHODS = {"full": "full_vae", "diag": "diag_vae", "ae": "ae"}
 PEERS = ("mxne", "gamma_map")
 LABELS = {"full_vae": "full VAE", "diag_vae": "diagonal VAE", "ae": "autoencoder",
           "mxne": "MxNE", "gamma_map": "gamma-MAP"}
-# renders leave out sources weaker than this fraction of the strongest (the
-# files keep them all): at a finite noise level the VAE keeps many tiny
-# noise-fitting weights that would hide the sources that matter
-DISPLAY_FRACTION = 0.1
+LEARN_NOISE = ("scalar", "type", "channel")
 
 
 @dataclass
@@ -46,9 +50,14 @@ class LocalizeResult:
     condition : str
         The evoked response localized (its comment).
     estimates : dict
-        ``{method: source estimate}`` (all active sources).
+        ``{method: source estimate}``: the full VAE's selected sources
+        (``stc.vae_sources`` holds their evidence and uncertainty, the
+        unselected optimum is ``stc.vae_result.info["optimum"]``), the
+        other methods' active sources.
     dipoles : list of mne.Dipole
-        The VAE's active locations, one time-varying dipole each.
+        The VAE's sources (those selected by evidence), one time-varying
+        dipole each; each full-VAE dipole carries its row of the source
+        table as ``dip.vae_source``.
     rows : list of ComparisonRow
         Per method: time, active locations, explained variance.
     files : dict
@@ -57,6 +66,9 @@ class LocalizeResult:
         Whether renders and the report were made.
     wall_time : float
         Seconds for the whole run.
+    learn_noise : str | None
+        The noise-learning mode of the full VAE (None: the covariance as
+        given).
     """
 
     condition: str
@@ -66,16 +78,35 @@ class LocalizeResult:
     files: dict = field(default_factory=dict)
     rendered: bool = False
     wall_time: float = 0.0
+    learn_noise: str | None = None
+
+    @property
+    def sources(self):
+        """The full VAE's :class:`vaesource.evidence.SourceTable` (None for
+        the other models)."""
+        vae = next(iter(self.estimates.values()), None)
+        return getattr(vae, "vae_sources", None)
 
     def summary(self) -> str:
-        """One line per method: active locations, explained variance, time."""
+        """One line per method: sources (selected by evidence for the full
+        VAE), explained variance, time."""
         lines = [f"{self.condition!r}:"]
         for row in self.rows:
+            result = getattr(row.estimate, "vae_result", None)
+            what = f"{row.n_active} active location(s)"
+            if result is not None and "selection" in result.info:
+                n_opt = result.info["optimum"].locations.size
+                thr = result.info["selection"]["min_evidence"]
+                what = (f"{row.n_active} source(s) selected (evidence >= "
+                        f"{thr:.3g}) of {n_opt} active location(s) at the optimum")
             lines.append(
-                f"  {LABELS.get(row.method, row.method)}: {row.n_active} active "
-                f"location(s), explained variance {100 * row.explained_variance:.1f} %,"
-                f" {row.seconds:.1f} s"
+                f"  {LABELS.get(row.method, row.method)}: {what}, explained "
+                f"variance {100 * row.explained_variance:.1f} %, {row.seconds:.1f} s"
             )
+            noise = _noise_summary(result, self.learn_noise)
+            if noise is not None:
+                lines.append(f"    learned noise ({noise['mode']}): "
+                             + _noise_text(noise))
         return "\n".join(lines)
 
 
@@ -252,11 +283,16 @@ def run_localize(
     model: str = "full",
     compare: bool = False,
     gamma: float = 1.0,
+    min_evidence="auto",
+    learn_noise: str | None = None,
+    n_restarts: int = 1,
+    random_state=None,
     loose="auto",
     depth: float | None = 0.8,
     subjects_dir=None,
     bem=None,
     views=None,
+    color_by: str = "amplitude",
     render: bool = True,
     overwrite: bool = False,
     verbose=None,
@@ -286,6 +322,24 @@ def run_localize(
         subset of ``("mxne", "gamma_map")``.
     gamma : float
         Noise variance of the whitened data (1: the noise of this average).
+    min_evidence : float | ``"auto"`` | None
+        Full VAE: keep the sources whose evidence (the rise of cost (18)
+        when the source alone is removed) reaches this value (see
+        :func:`vaesource.apply_vae_inverse`); ``"auto"`` (default) keeps a
+        source when its posterior probability of being real reaches 0.95
+        (:func:`vaesource.solvers.auto_min_evidence`).
+        None (or ``"none"``) keeps the whole optimum of cost (18), weak
+        noise-fitting sources included. Every output (estimates, dipoles,
+        summary, renders) shows the selected sources.
+    learn_noise : None | ``"scalar"`` | ``"type"`` | ``"channel"``
+        Full VAE: learn the noise level (one factor, one per channel type,
+        or one per channel) instead of trusting the covariance; the learned
+        factors are written to ``summary.json``.
+    n_restarts : int
+        Full VAE: runs from random starts (the first from the default); the
+        summary says how often each source appeared.
+    random_state : int | None
+        Seed of the random starts.
     loose, depth
         Orientation and depth priors, as in MNE's inverse solvers.
     subjects_dir : path-like | None
@@ -304,6 +358,12 @@ def run_localize(
         volume ``"sagittal"``, ``"coronal"``, ``"axial"``. Default: the
         views facing the sources (the legend says so); the three orthogonal
         views of a volume.
+    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+        Colour of the full VAE's sources in its render and the report: peak
+        amplitude, evidence (log scale) or posterior probability of being
+        real; the size always follows the amplitude. The other methods'
+        renders and ``comparison.png`` are coloured by amplitude (they carry
+        no evidence).
     render : bool
         Make PNG renders and the HTML report (skipped with a warning when
         off-screen OpenGL is unavailable).
@@ -324,23 +384,34 @@ def run_localize(
     -----
     Files written to ``out_dir``, with ``<m>`` each method (``full_vae``,
     ``mxne``, ``gamma_map``, ...): ``<m>-lh.stc`` / ``<m>-rh.stc`` (surface)
-    or ``<m>-vl.stc`` (volume) with every active source; ``<vae>-dipoles.dip``
-    with each active location of the VAE at its peak
-    (:func:`peak_dipoles`); ``summary.json`` (per method: time, active
-    locations, explained variance, iterations; the peak dipoles: time in s,
-    position in mm in the frame named by ``coord_frame``, MNE's head frame,
-    amplitude in nAm); with renders, ``<m>.png``, ``comparison.png`` (surface, with
-    ``compare``) and ``report.html`` (renders, time courses, solver
-    convergence). The dipoles, the summary and the renders leave out
-    sources below 10 % of the strongest (at a finite noise level the VAE
-    keeps many tiny noise-fitting weights); the ``.stc`` files and
-    ``result.dipoles`` keep them all.
+    or ``<m>-vl.stc`` (volume) with the estimate; ``<vae>-dipoles.dip``
+    with each source of the VAE at its peak (:func:`peak_dipoles`);
+    ``summary.json`` (per method: time, active locations, explained
+    variance, iterations; for the full VAE the selection threshold, the
+    number of active locations at the unselected optimum, the learned
+    noise, and ``sources``: one row per selected source with its position
+    (mm, head frame), peak amplitude (nAm), evidence, posterior probability
+    of being real, posterior standard deviation per orientation (nAm) and,
+    with restarts, the fraction of restarts that found it; the peak
+    dipoles: time in s, position in mm in the frame named by
+    ``coord_frame``, MNE's head frame, amplitude in nAm); with renders,
+    ``<m>.png``, ``comparison.png`` (surface, with ``compare``) and
+    ``report.html`` (renders, "which sources are real": the source table,
+    the evidence of every source of the optimum against the threshold, time
+    courses with 95 % credible bands; solver convergence).
+
+    At a finite noise level the optimum of cost (18) also holds many weak
+    sources that fit noise; the evidence selection (``min_evidence``)
+    removes them on principle, where earlier releases hid sources below
+    10 % of the strongest in the renders only.
     """
     job = _prepare(
         evoked, forward, noise_cov, out_dir, condition=condition, tmin=tmin,
-        tmax=tmax, model=model, compare=compare, gamma=gamma, loose=loose,
+        tmax=tmax, model=model, compare=compare, gamma=gamma,
+        min_evidence=min_evidence, learn_noise=learn_noise,
+        n_restarts=n_restarts, random_state=random_state, loose=loose,
         depth=depth, subjects_dir=subjects_dir, bem=bem, views=views,
-        render=render, overwrite=overwrite, verbose=verbose,
+        color_by=color_by, render=render, overwrite=overwrite, verbose=verbose,
     )
     return _execute(job)
 
@@ -366,13 +437,33 @@ def _input_paths(*objs):
 
 def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, model,
              compare, gamma, loose, depth, subjects_dir, bem, views, render,
-             overwrite, verbose):
+             overwrite, verbose, min_evidence="auto", learn_noise=None,
+             n_restarts=1, random_state=None, color_by="amplitude"):
     """Every check of :func:`run_localize`, cheapest first, before any work."""
     from .inverse import _check_inputs
+    from .viz._render import COLOR_BY
 
     t0 = time.perf_counter()
     _check_option("model", model, tuple(VAE_METHODS))
     gamma = _check_positive("gamma", gamma)
+    min_evidence = _parse_min_evidence(min_evidence)
+    _check_option("learn_noise", learn_noise, (None,) + LEARN_NOISE)
+    n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
+    _check_option("color_by", color_by, COLOR_BY)
+    if model != "full":
+        full_only = [name for name, val, default in (
+            ("min_evidence", min_evidence, "auto"), ("learn_noise", learn_noise, None),
+            ("n_restarts", n_restarts, 1), ("color_by", color_by, "amplitude"),
+        ) if val != default and not (name == "min_evidence" and val is None)]
+        if full_only:
+            raise ValueError(
+                f"{', '.join(full_only)} need the evidence of the full VAE "
+                f"(model='full'), got model={model!r}."
+            )
+    vae_kw = {}
+    if model == "full":
+        vae_kw = dict(min_evidence=min_evidence, learn_noise=learn_noise,
+                      n_restarts=n_restarts, random_state=random_state)
     if isinstance(compare, (bool, np.bool_)):
         peers = list(PEERS) if compare else []
     else:
@@ -405,6 +496,7 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
         glass = volume_glass(forward, bem=bem, subjects_dir=subjects_dir)
     options = dict(tmin=tmin, tmax=tmax, gamma=gamma, loose=loose, depth=depth,
                    subjects_dir=subjects_dir, views=views, glass=glass,
+                   vae_kw=vae_kw, learn_noise=learn_noise, color_by=color_by,
                    verbose=verbose)
     return _Job(evoked=evoked, forward=forward, noise_cov=noise_cov, out=out,
                 methods=methods, kind=kind, rendering=rendering, options=options,
@@ -424,7 +516,8 @@ def _execute(job):
         comp = run_compare(
             job.evoked, job.forward, job.noise_cov, methods=job.methods,
             loose=opt["loose"], depth=opt["depth"], tmin=opt["tmin"],
-            tmax=opt["tmax"], gamma=opt["gamma"], verbose=opt["verbose"],
+            tmax=opt["tmax"], gamma=opt["gamma"], vae_kw=opt["vae_kw"] or None,
+            verbose=opt["verbose"],
         )
     estimates = {row.method: row.estimate for row in comp.rows}
     vae = estimates[job.methods[0]]
@@ -441,7 +534,7 @@ def _execute(job):
     return LocalizeResult(
         condition=str(job.evoked.comment), estimates=estimates, dipoles=dipoles,
         rows=list(comp.rows), files=files, rendered=job.rendering,
-        wall_time=time.perf_counter() - job.t0,
+        wall_time=time.perf_counter() - job.t0, learn_noise=opt["learn_noise"],
     )
 
 
@@ -449,10 +542,11 @@ def _write_all(stage, targets, estimates, dipoles, comp, job):
     """Write every output (named as in ``targets``) into ``stage``."""
     for m, stc in estimates.items():
         stc.save(stage / m, ftype="stc", overwrite=True, verbose=False)
-    peaks = peak_dipoles(dipoles, DISPLAY_FRACTION)
+    peaks = peak_dipoles(dipoles)
     if peaks is not None:
         peaks.save(stage / targets["dipoles"].name, overwrite=True, verbose=False)
-    summary = _summary(comp, job.evoked, job.forward, peaks)
+    summary = _summary(comp, job.evoked, job.forward, peaks,
+                       job.options["learn_noise"])
     (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if job.rendering:
         _render_all(stage, targets, estimates, job)
@@ -463,7 +557,7 @@ def _time(t):
     return round(float(t), 6) + 0.0
 
 
-def _summary(comp, evoked, forward, peaks):
+def _summary(comp, evoked, forward, peaks, learn_noise=None):
     rows = []
     for row in comp.rows:
         entry = dict(method=row.method, seconds=round(float(row.seconds), 3),
@@ -473,6 +567,23 @@ def _summary(comp, evoked, forward, peaks):
         if result is not None:
             entry.update(n_iter=int(result.n_iter), converged=bool(result.converged),
                          gamma=float(result.gamma))
+        table = getattr(row.estimate, "vae_sources", None)
+        if table is not None:
+            # which sources are real: the selection and one row per source
+            optimum = result.info.get("optimum", result)
+            entry.update(
+                min_evidence=table.min_evidence,
+                n_active_optimum=int(optimum.locations.size),
+                n_locations=int(table.n_locations),
+            )
+            restarts = result.info.get("restarts")
+            if restarts is not None:
+                entry["n_restarts"] = int(len(restarts["costs"]))
+            noise = _noise_summary(result, learn_noise)
+            if noise is not None:
+                entry["learned_noise"] = noise
+            entry["coord_frame"] = "head"
+            entry["sources"] = table.rows()
         rows.append(entry)
     out = dict(condition=str(evoked.comment), nave=float(evoked.nave),
                tmin=_time(comp.rows[0].estimate.tmin),
@@ -493,8 +604,14 @@ def _summary(comp, evoked, forward, peaks):
 def _render_all(stage, targets, estimates, job):
     from .viz import make_report, plot_comparison, plot_sources, plot_volume_sources
 
-    shown = {LABELS.get(m, m): keep_strong(stc, DISPLAY_FRACTION)
-             for m, stc in estimates.items()}
+    # the full VAE's estimate holds the sources selected by evidence: nothing
+    # is hidden by amplitude any more
+    shown = {LABELS.get(m, m): stc for m, stc in estimates.items()}
+    color_by = job.options["color_by"]
+
+    def colour(stc):
+        return color_by if getattr(stc, "vae_sources", None) is not None else "amplitude"
+
     results = {LABELS.get(m, m): stc.vae_result for m, stc in estimates.items()
                if getattr(stc, "vae_result", None) is not None}
     src = job.forward["src"]
@@ -505,12 +622,13 @@ def _render_all(stage, targets, estimates, job):
         views = views or "auto"
         for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_sources(stc_shown, title=label, fname=stage / f"{m}.png",
-                         views=views, **kw).close()
+                         views=views, color_by=colour(stc_shown), **kw).close()
         if "comparison.png" in targets:
             plot_comparison(shown, views=views, fname=stage / "comparison.png",
                             **kw).close()
         make_report(stage / "report.html", stcs=shown, results=results or None,
-                    title="vaesource localize", overwrite=True, views=views, **kw)
+                    title="vaesource localize", overwrite=True, views=views,
+                    color_by=color_by, **kw)
     else:
         glass = job.options["glass"]
         vol_kw = dict(surface=(glass.rr, glass.tris), glass_name=glass.name,
@@ -519,11 +637,85 @@ def _render_all(stage, targets, estimates, job):
             vol_kw["views"] = views
         for m, (label, stc_shown) in zip(estimates, shown.items()):
             plot_volume_sources(stc_shown, src, title=label,
-                                fname=stage / f"{m}.png", **vol_kw).close()
+                                fname=stage / f"{m}.png", color_by=colour(stc_shown),
+                                **vol_kw).close()
         first = next(iter(shown))
-        make_report(stage / "report.html", volume=(shown[first], src, vol_kw),
+        make_report(stage / "report.html",
+                    volume=(shown[first], src,
+                            dict(vol_kw, color_by=colour(shown[first]))),
                     results=results or None, title="vaesource localize",
                     overwrite=True)
+
+
+def _parse_min_evidence(min_evidence):
+    """``min_evidence`` as given to :func:`run_localize` or the command line.
+
+    Parameters
+    ----------
+    min_evidence : float | str | None
+        A number >= 0 (or its text), ``"auto"``, or None / ``"none"``.
+
+    Returns
+    -------
+    min_evidence : float | ``"auto"`` | None
+    """
+    if isinstance(min_evidence, str):
+        text = min_evidence.strip().lower()
+        if text in ("auto", "none"):
+            return None if text == "none" else "auto"
+        try:
+            min_evidence = float(text)
+        except ValueError:
+            raise ValueError(
+                "Invalid value for the 'min_evidence' parameter. Allowed values "
+                "are a number >= 0, 'auto' and 'none', but got "
+                f"{min_evidence!r} instead."
+            ) from None
+    if min_evidence is None:
+        return None
+    if isinstance(min_evidence, (bool, np.bool_)) or not isinstance(
+            min_evidence, (int, float, np.integer, np.floating)):
+        raise ValueError(
+            "The 'min_evidence' parameter must be a number >= 0, 'auto' or "
+            f"None, got {min_evidence!r}."
+        )
+    if not (np.isfinite(min_evidence) and min_evidence >= 0):
+        raise ValueError(
+            "The 'min_evidence' parameter must be a finite number >= 0, got "
+            f"{min_evidence!r}."
+        )
+    return float(min_evidence)
+
+
+def _noise_summary(result, mode):
+    """The learned noise of a full-VAE result, JSON-ready (None if not learned).
+
+    Factors multiply the noise covariance as given (divided by nave): 1
+    means the covariance was right, 2 that the noise was twice as strong.
+    """
+    if result is None or mode is None:
+        return None
+    if mode == "scalar":
+        return dict(mode="scalar", factor=float(result.gamma))
+    noise = result.info.get("noise_var")
+    if noise is None:
+        return None
+    if mode == "type":
+        return dict(mode="type", factors={str(k): float(v) for k, v in noise.items()})
+    names = result.info["lead_field"].ch_names
+    values = np.asarray(noise, float)
+    return dict(mode="channel", median=float(np.median(values)),
+                min=float(values.min()), max=float(values.max()),
+                factors={str(c): float(v) for c, v in zip(names, values)})
+
+
+def _noise_text(noise):
+    if noise["mode"] == "scalar":
+        return f"{noise['factor']:.3g} x the noise covariance"
+    if noise["mode"] == "type":
+        return ", ".join(f"{k} x {v:.3g}" for k, v in noise["factors"].items())
+    return (f"median x {noise['median']:.3g} ({noise['min']:.3g} to "
+            f"{noise['max']:.3g}) over {len(noise['factors'])} channels")
 
 
 def _check_surfaces(src, subjects_dir):

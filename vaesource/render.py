@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def _read_stc(fname, subject):
 
 def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
                  subjects_dir=None, forward=None, bem=None, surface="inflated",
-                 views=None, time=None, min_fraction=0.1, title=None):
+                 views=None, time=None, min_fraction=0.0, color_by="amplitude",
+                 summary=None, title=None):
     """Render saved source estimates to a PNG.
 
     Parameters
@@ -63,7 +65,18 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     time : float | None
         Time (s) to show; None shows each source at its peak.
     min_fraction : float
-        Leave out sources below this fraction of the strongest (0 draws all).
+        Leave out sources below this fraction of the strongest (default 0:
+        draw all). The full VAE's estimates written by ``vaesource
+        localize`` hold only the sources selected by their evidence, so
+        they need no cut; a cut by amplitude is for other estimates (e.g.
+        the unselected optimum, or another solver's).
+    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+        Colour of the sources (their size is the amplitude): evidence and
+        probability come from ``summary`` and need one estimate.
+    summary : path-like | None
+        The ``summary.json`` of the ``vaesource localize`` run that wrote
+        the estimate: its per-source table gives the evidence and
+        probability for ``color_by``.
     title : str | None
         Figure title.
     """
@@ -73,8 +86,22 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     from .viz import plot_comparison, plot_sources, plot_volume_sources
     from .viz._render import _rendering_available
 
+    from .utils import _check_option
+    from .viz._render import COLOR_BY
+
     if not 0 <= min_fraction < 1:
         raise ValueError(f"min_fraction must be in [0, 1), got {min_fraction!r}.")
+    _check_option("color_by", color_by, COLOR_BY)
+    if color_by != "amplitude" and summary is None:
+        raise ValueError(
+            f"color_by={color_by!r} needs the evidence of each source: pass the "
+            "summary.json of the vaesource localize run (--summary)."
+        )
+    if color_by != "amplitude" and len(list(stc_fnames)) != 1:
+        raise ValueError(
+            f"color_by={color_by!r} renders one estimate at a time, got "
+            f"{len(list(stc_fnames))}."
+        )
     out = Path(out).expanduser()
     if out.suffix.lower() != ".png":
         raise ValueError(f"The output must be a .png file, got {str(out)!r}.")
@@ -87,6 +114,9 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     if len(set(labels)) != len(labels):
         raise ValueError(f"The labels must be distinct, got {labels}.")
     stcs = [_read_stc(f, subject) for f in stc_fnames]
+    sources = None
+    if color_by != "amplitude":
+        sources = _summary_sources(summary, _stem(stc_fnames[0]))
     truth_stc = None if truth is None else _read_stc(truth, subject)
     fwd = None if forward is None else _read(forward, "forward")
     volume = [isinstance(s, mne.VolSourceEstimate) for s in stcs]
@@ -113,7 +143,8 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
             plotter = plot_volume_sources(
                 stcs[0], src, surface=(glass.rr, glass.tris), glass_name=glass.name,
                 trans=fwd["mri_head_t"], time=time, truth=truth_stc,
-                title=title or labels[0], fname=tmp, **kw,
+                title=title or labels[0], fname=tmp, color_by=color_by,
+                sources=sources, **kw,
             )
         else:
             subj = subject or stcs[0].subject or "fsaverage"
@@ -124,7 +155,8 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
                 kw["views"] = views
             if len(stcs) == 1:
                 kw["title"] = title or labels[0]
-                plotter = plot_sources(stcs[0], fname=tmp, **kw)
+                plotter = plot_sources(stcs[0], fname=tmp, color_by=color_by,
+                                       sources=sources, **kw)
             else:
                 plotter = plot_comparison(dict(zip(labels, stcs)), fname=tmp, **kw)
         plotter.close()
@@ -133,6 +165,28 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
         if tmp.exists():
             tmp.unlink()
     return out
+
+
+def _summary_sources(fname, method):
+    """The per-source rows of a localize ``summary.json``: those of
+    ``method`` (the estimate's file stem, e.g. ``full_vae``) when it has
+    them, else of the one method that has."""
+    path = Path(fname).expanduser()
+    if not path.is_file():
+        raise ValueError(f"The summary file {str(path)!r} does not exist.")
+    try:
+        summary = json.loads(path.read_text())
+        rows = {row["method"]: row["sources"] for row in summary["methods"]
+                if "sources" in row}
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path} is not a summary.json of vaesource localize "
+                         f"({err}).") from None
+    if method in rows:
+        return rows[method]
+    if len(rows) != 1:
+        raise ValueError(f"{path} holds no per-source table for {method!r} "
+                         "(only the full VAE's estimates carry evidence).")
+    return next(iter(rows.values()))
 
 
 def _stem(fname):

@@ -10,6 +10,7 @@ from ._render import as_figure, world_to_pixel
 from .brain import plot_comparison, plot_sources
 from .curves import plot_success_curves
 from .diagnostics import plot_convergence, plot_localization_errors
+from .evidence import plot_evidence
 from .report import make_report
 from .timecourses import plot_time_courses
 from .volume import plot_volume_sources
@@ -19,6 +20,7 @@ __all__ = [
     "make_report",
     "plot_comparison",
     "plot_convergence",
+    "plot_evidence",
     "plot_localization_errors",
     "plot_sources",
     "plot_success_curves",

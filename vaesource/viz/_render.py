@@ -25,6 +25,15 @@ GYRUS_GRAY = 0.86
 SULCUS_GRAY = 0.56
 TRUTH_COLOR = "#00b140"  # green: distinct from the warm amplitude colour map
 DEFAULT_CMAP = "autumn_r"  # yellow (weak) -> red (strong), saturated everywhere
+# evidence and probability get another map, so that a render coloured by them
+# is not read as amplitudes: dark (doubtful) -> yellow (certain)
+CONFIDENCE_CMAP = "viridis"
+# what the colour of the source glyphs shows; their size is the amplitude
+COLOR_BY = ("amplitude", "evidence", "probability")
+_COLOR_LABELS = {
+    "evidence": "evidence (log scale)",
+    "probability": "P(real)",
+}
 _FONT_COLOR = "black"
 
 
@@ -40,14 +49,18 @@ class RenderInfo:
     sources : list of dict
         One per drawn source glyph: ``panel`` (index into ``panels``),
         ``pos`` (world coordinates of the glyph centre, m), ``amplitude``
-        (in the colour-bar units), ``color`` (RGB in [0, 1]), ``radius``
-        (m) and, for cortical sources, ``hemi`` and ``vertex``.
+        (in the amplitude units), ``value`` (the quantity coloured, in the
+        colour bar's units), ``color`` (RGB in [0, 1]), ``radius`` (m)
+        and, for cortical sources, ``hemi`` and ``vertex``.
     truth : list of dict
         Ground-truth markers, same keys (colour is :data:`TRUTH_COLOR`).
     clim : tuple of float | None
         Colour limits in colour-bar units (None when nothing is active).
     units : str
-        Colour-bar units.
+        Amplitude units.
+    color_by : str
+        What the colour shows: ``"amplitude"``, ``"evidence"`` (log
+        scale) or ``"probability"``.
     colorbar : dict | None
         The colour bar: ``text`` (its label, quantity and unit), ``bar``
         and ``label`` (the VTK actors, in the strip's renderer); None
@@ -63,6 +76,7 @@ class RenderInfo:
     truth: list = field(default_factory=list)
     clim: tuple | None = None
     units: str = ""
+    color_by: str = "amplitude"
     colorbar: dict | None = None
     views: str = ""
     glass: str = ""
@@ -205,13 +219,17 @@ def _glyph_radii(amplitudes, vmax, r_max):
     return r_max * (0.45 + 0.55 * frac)
 
 
-def _add_spheres(plotter, centers, amplitudes, radii, cmap, clim):
-    """Spheres coloured by amplitude; returns the actor (for a colour bar)."""
+def _add_spheres(plotter, centers, amplitudes, radii, cmap, clim, log=False):
+    """Spheres coloured by ``amplitudes`` (or whatever quantity is given, on a
+    log scale with ``log``); returns the actor (for a colour bar)."""
     import pyvista as pv
 
     points = pv.PolyData(np.asarray(centers, float))
     points["radius"] = np.asarray(radii, float)
-    points["amplitude"] = np.asarray(amplitudes, float)
+    values = np.asarray(amplitudes, float)
+    if log:
+        values = np.clip(values, clim[0], clim[1])
+    points["amplitude"] = values
     sphere = pv.Sphere(radius=1.0, theta_resolution=32, phi_resolution=32)
     glyphs = points.glyph(scale="radius", orient=False, geom=sphere, factor=1.0)
     return plotter.add_mesh(
@@ -219,6 +237,7 @@ def _add_spheres(plotter, centers, amplitudes, radii, cmap, clim):
         scalars="amplitude",
         cmap=cmap,
         clim=clim,
+        log_scale=bool(log),
         show_scalar_bar=False,
         smooth_shading=True,
         ambient=0.35,
@@ -251,13 +270,16 @@ def _add_rings(plotter, centers, normals, radius, color=TRUTH_COLOR):
     )
 
 
-def _nice_ticks(bar, clim):
+def _nice_ticks(bar, clim, log=False):
     """Round tick values (matplotlib's locator) instead of VTK's even split."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import LogLocator, MaxNLocator
     from vtkmodules.vtkCommonCore import vtkDoubleArray
 
     vmin, vmax = (float(c) for c in clim)
-    ticks = MaxNLocator(nbins=5).tick_values(vmin, vmax)
+    if log:
+        ticks = LogLocator(numticks=6).tick_values(vmin, vmax)
+    else:
+        ticks = MaxNLocator(nbins=5).tick_values(vmin, vmax)
     tol = 1e-9 * (vmax - vmin)
     ticks = [t for t in ticks if vmin - tol <= t <= vmax + tol]
     labels = vtkDoubleArray()
@@ -279,13 +301,18 @@ class _Strip:
     height: int  # px
 
 
-def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None):
+def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None,
+                color_by="amplitude"):
     """The strip of a render ``width`` pixels wide: the legend fills its right
     part, in smaller type and then on wrapped lines when it is narrow, and
     the strip grows to hold it (at least the colour bar's 90 px)."""
     legend = []
-    if estimate:
+    if estimate and color_by == "amplitude":
         legend.append("spheres: estimate (colour, size: amplitude)")
+    elif estimate:
+        what = ("evidence, 2 log Bayes factor" if color_by == "evidence"
+                else "posterior probability of being real")
+        legend.append(f"spheres: estimate (colour: {what}; size: amplitude)")
     if truth:
         legend.append("green rings: ground truth")
     if extra:
@@ -303,7 +330,7 @@ def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None):
                   height=max(90, height))
 
 
-def _fill_strip(plotter, plan, *, actor, units):
+def _fill_strip(plotter, plan, *, actor, units, color_by="amplitude"):
     """The bottom strip, laid out by ``plan`` (:func:`_plan_strip`): colour bar
     (or a note), title and legend; returns the colour bar (see
     :attr:`RenderInfo.colorbar`).
@@ -341,13 +368,14 @@ def _fill_strip(plotter, plan, *, actor, units):
         bar.SetBarRatio(0.38)
         # VTK shrinks tick labels to fit its own box; keep them readable
         bar.SetUnconstrainedFontSize(True)
-        _nice_ticks(bar, actor.mapper.scalar_range)
+        _nice_ticks(bar, actor.mapper.scalar_range, log=color_by == "evidence")
+        text = _colorbar_label(units, color_by)
         label = plotter.add_text(
-            _colorbar_label(units), position=(0.06, y(6)), viewport=True,
+            text, position=(0.06, y(6)), viewport=True,
             font_size=9, color=_FONT_COLOR,
         )
         label.GetTextProperty().SetVerticalJustificationToTop()
-        actors = dict(bar=bar, label=label, text=_colorbar_label(units))
+        actors = dict(bar=bar, label=label, text=text)
     top = 6
     if plan.title:
         heading = plotter.add_text(str(plan.title), position=(_LEGEND_X, y(top)),
@@ -376,8 +404,89 @@ def _fill_strip(plotter, plan, *, actor, units):
 _LEGEND_X = 0.47
 
 
-def _colorbar_label(units):
-    return f"amplitude ({units})"
+def _colorbar_label(units, color_by="amplitude"):
+    if color_by == "amplitude":
+        return f"amplitude ({units})"
+    return _COLOR_LABELS[color_by]
+
+
+def _source_values(stc, color_by, sources=None):
+    """The quantity ``color_by`` of each row of ``stc.data`` (None for
+    amplitudes): the evidence or posterior probability of each source.
+
+    ``sources`` is a :class:`vaesource.evidence.SourceTable` or its rows
+    (``summary.json``'s ``sources``); default: ``stc.vae_sources``. Rows are
+    matched by hemisphere (``"vol"`` for volumes) and vertex; a row of the
+    estimate without a source row is NaN (and must not be drawn).
+    """
+    from ..utils import _check_option
+
+    _check_option("color_by", color_by, COLOR_BY)
+    if color_by == "amplitude":
+        return None
+    if sources is None:
+        sources = getattr(stc, "vae_sources", None)
+    if sources is None:
+        raise ValueError(
+            f"color_by={color_by!r} needs the evidence of each source: an "
+            "estimate of vaesource.apply_vae_inverse(..., model='full') (it "
+            "carries stc.vae_sources), or the 'sources' parameter (a "
+            "SourceTable, or the 'sources' rows of localize's summary.json)."
+        )
+    rows = sources.rows() if hasattr(sources, "rows") else list(sources)
+    lookup = {}
+    for row in rows:
+        try:
+            lookup[(str(row["hemi"]), int(row["vertex"]))] = float(row[color_by])
+        except (KeyError, TypeError):
+            raise ValueError(
+                "The 'sources' rows must hold 'hemi', 'vertex' and "
+                f"{color_by!r}, got {row!r:.80}."
+            ) from None
+    if len(stc.vertices) == 2 and not any(h == "vol" for h, _ in lookup):
+        spaces = ("lh", "rh")
+    else:
+        spaces = ("vol",) * len(stc.vertices)
+    keys = [(s, int(v)) for s, verts in zip(spaces, stc.vertices) for v in verts]
+    return np.array([lookup.get(k, np.nan) for k in keys])
+
+
+def _color_scale(values, color_by, clim=None):
+    """(clim, log) of the colour scale of ``values`` (evidence: whole
+    decades on a log scale, from 1 or below, so that a strong source is
+    never drawn as a doubtful one because all shown are strong;
+    probability: 0 to 1)."""
+    if clim is not None:
+        clim = tuple(float(c) for c in clim)
+        if len(clim) != 2 or not clim[1] > clim[0] or (
+                color_by == "evidence" and clim[0] <= 0):
+            raise ValueError(
+                "The 'clim' parameter must be (vmin, vmax) with vmax > vmin "
+                f"(and vmin > 0 for color_by='evidence'), got {clim!r}."
+            )
+        return clim, color_by == "evidence"
+    if color_by == "probability":
+        return (0.0, 1.0), False
+    values = np.asarray(values, float)
+    values = values[np.isfinite(values)]
+    top = max(float(values.max(initial=1.0)), 1.0)
+    low = max(float(values.min(initial=top)), 0.1)
+    lo = min(10.0 ** np.floor(np.log10(low)), 1.0)
+    hi = 10.0 ** np.ceil(np.log10(top))
+    if hi <= lo:
+        hi = 10 * lo
+    return (float(lo), float(hi)), True
+
+
+def _color_of(cmap, value, clim, log):
+    """RGB of ``value`` on the colour scale (as the render draws it)."""
+    lo, hi = clim
+    if log:
+        frac = (np.log10(np.clip(value, lo, hi)) - np.log10(lo)) / (
+            np.log10(hi) - np.log10(lo))
+    else:
+        frac = (value - lo) / (hi - lo)
+    return np.asarray(_cmap(cmap)(float(np.clip(frac, 0, 1))))[:3]
 
 
 def _add_title(plotter, text, *, heading=False, bottom=False):

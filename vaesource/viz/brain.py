@@ -7,6 +7,9 @@ same cameras and one colour scale. Active locations are spheres placed on
 the rendered surface (inflated coordinates for the inflated surface) and
 pushed slightly outward along the surface normal, so they are never hidden
 inside it; ground truth is drawn as green rings around the true locations.
+The glyphs' size is the amplitude; their colour the amplitude too, or, for
+full-VAE estimates, the evidence or posterior probability of each source
+(``color_by``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 
 from ..utils import _check_option, logger
 from ._render import (
+    CONFIDENCE_CMAP,
     DEFAULT_CMAP,
     GYRUS_GRAY,
     SULCUS_GRAY,
@@ -28,7 +32,8 @@ from ._render import (
     _add_rings,
     _add_spheres,
     _check_size,
-    _cmap,
+    _color_of,
+    _color_scale,
     _finish,
     _fit_camera,
     _add_title,
@@ -37,6 +42,7 @@ from ._render import (
     _glyph_radii,
     _plan_strip,
     _new_plotter,
+    _source_values,
     _units,
     _verbose,
 )
@@ -435,7 +441,8 @@ def _aspect(cortex, view, hemis, title_px=18, row_px=270):
 class _Scene:
     """Draws cortex panels into a plotter, sharing meshes and colour scale."""
 
-    def __init__(self, plotter, cortex, *, cmap, clim, factor, r_max):
+    def __init__(self, plotter, cortex, *, cmap, clim, factor, r_max, amp_max=None,
+                 values=None, log=False):
         import pyvista as pv
 
         self.plotter = plotter
@@ -444,6 +451,11 @@ class _Scene:
         self.clim = clim
         self.factor = factor
         self.r_max = r_max
+        # glyph sizes follow the amplitude whatever the colour shows
+        self.amp_max = amp_max if amp_max is not None else (clim or (0, 1))[1]
+        # {(hemi, vertex): value} of the coloured quantity; None: amplitude
+        self.values = values
+        self.log = log
         self.info = RenderInfo()
         self.actor = None
         self._fits = {}
@@ -479,20 +491,22 @@ class _Scene:
         sel = [a for a in active if a[0] in hemis]
         if sel:
             amps = np.array([a[2] for a in sel]) * self.factor
-            radii = _glyph_radii(amps, self.clim[1], self.r_max)
+            radii = _glyph_radii(amps, self.amp_max, self.r_max)
             centers = np.array(
                 [
                     self.cortex.rr[h][v] + 0.5 * r * self.cortex.nn[h][v]
                     for (h, v, _), r in zip(sel, radii)
                 ]
             )
-            self.actor = _add_spheres(pl, centers, amps, radii, self.cmap, self.clim)
-            cmap = _cmap(self.cmap)
-            span = self.clim[1] - self.clim[0]
-            for (h, v, _), c, a, r in zip(sel, centers, amps, radii):
+            vals = amps if self.values is None else np.array(
+                [self.values[(h, v)] for h, v, _ in sel])
+            self.actor = _add_spheres(pl, centers, vals, radii, self.cmap, self.clim,
+                                      log=self.log)
+            for (h, v, _), c, a, val, r in zip(sel, centers, amps, vals, radii):
                 self.info.sources.append(
-                    dict(panel=idx, hemi=h, vertex=v, pos=c, amplitude=a, radius=r,
-                         color=np.asarray(cmap((a - self.clim[0]) / span))[:3])
+                    dict(panel=idx, hemi=h, vertex=v, pos=c, amplitude=a,
+                         value=float(val), radius=r,
+                         color=_color_of(self.cmap, val, self.clim, self.log))
                 )
         ring_r = 1.55 * self.r_max
         for hemi in hemis:
@@ -530,19 +544,39 @@ class _Scene:
 
 
 def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
-             time, threshold, units, clim):
+             time, threshold, units, clim, color_by="amplitude", sources=None):
     _check_option("surface", surface, _SURFACES)
     surfs, curvature = _resolve_surfaces(surfaces, surface, subject, subjects_dir,
                                          curvature)
     cortex = _make_cortex(surfs, surface, curvature)
     actives = {}
+    values = None
     for name, stc in stcs.items():
         _check_stc(stc, name)
         _check_match(stc, cortex, name, src=src)
         actives[name] = _active(stc, time, threshold)
+        vals = _source_values(stc, color_by, sources)
+        if vals is not None:
+            keys = [(h, int(v)) for h, verts in zip(HEMIS, stc.vertices)
+                    for v in verts]
+            values = dict(zip(keys, vals))
+            # a source without evidence cannot be coloured by it
+            missing = [f"{h} {v}" for h, v, _ in actives[name]
+                       if not np.isfinite(values[(h, v)])]
+            if missing:
+                raise ValueError(
+                    f"No {color_by} for the source(s) {', '.join(missing[:5])} "
+                    f"of {name!r}: the 'sources' table does not match the "
+                    "estimate."
+                )
     peak = max((a[2] for act in actives.values() for a in act), default=0.0)
     label, factor = _units(peak, units)
-    if clim is None:
+    amp_max = peak * factor if peak > 0 else None
+    log = False
+    if values is not None:
+        shown = [values[(h, v)] for act in actives.values() for h, v, _ in act]
+        clim, log = _color_scale(shown, color_by, clim)
+    elif clim is None:
         clim = (0.0, peak * factor) if peak > 0 else None
     else:
         clim = tuple(float(c) for c in clim)
@@ -552,7 +586,8 @@ def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
                 f"got {clim!r}."
             )
     extent = max(np.ptp(np.concatenate([cortex.rr[h] for h in HEMIS]), axis=0))
-    return cortex, actives, label, factor, clim, _SPHERE_SIZE * extent
+    colour = dict(values=values, log=log, amp_max=amp_max)
+    return cortex, actives, label, factor, clim, _SPHERE_SIZE * extent, colour
 
 
 @_verbose
@@ -569,7 +604,9 @@ def plot_sources(
     subjects_dir=None,
     curvature=None,
     src=None,
-    cmap=DEFAULT_CMAP,
+    color_by: Literal["amplitude", "evidence", "probability"] = "amplitude",
+    sources=None,
+    cmap=None,
     clim=None,
     threshold: float = 0.0,
     units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
@@ -621,10 +658,26 @@ def plot_sources(
         Default: the template's sulcal depth or the subject's curvature.
     src : mne.SourceSpaces | None
         If given, checked against the surfaces and the estimate.
-    cmap : str | matplotlib colormap
-        Colour map of the amplitudes.
+    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+        What the colour of the spheres shows (their size is always the
+        amplitude): the amplitude, the evidence of each source (twice the
+        log Bayes factor of keeping it, on a log scale) or its posterior
+        probability of being real. The last two need a full-VAE estimate of
+        :func:`vaesource.apply_vae_inverse` (``stc.vae_sources``) or
+        ``sources``.
+    sources : vaesource.evidence.SourceTable | list of dict | None
+        Evidence and probability per source for ``color_by``, when the
+        estimate does not carry them (e.g. read from a ``.stc`` file): a
+        :class:`~vaesource.evidence.SourceTable` or its rows (the
+        ``"sources"`` of ``vaesource localize``'s ``summary.json``),
+        matched by hemisphere and vertex.
+    cmap : str | matplotlib colormap | None
+        Colour map; default ``"autumn_r"`` (yellow to red) for amplitudes,
+        ``"viridis"`` (dark to yellow) for evidence and probability.
     clim : (float, float) | None
-        Colour limits in colour-bar units; default ``(0, peak)``.
+        Colour limits in colour-bar units; default ``(0, peak)`` for
+        amplitudes, whole decades around the evidence, (0, 1) for
+        probabilities.
     threshold : float
         Sources with amplitude (A·m) at or below it are not drawn.
     units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
@@ -652,10 +705,11 @@ def plot_sources(
         _check_option("hemi", hemi, ("both", "lh", "rh"))
     else:
         views = _check_views(views, hemi)
-    cortex, actives, label, factor, clim, r_max = _prepare(
+    cortex, actives, label, factor, clim, r_max, colour = _prepare(
         {"stc": stc}, surfaces, surface, subject, subjects_dir, curvature, src,
-        time, threshold, units, clim,
+        time, threshold, units, clim, color_by, sources,
     )
+    cmap = cmap or (DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
     truth_v = _truth_vertices(truth, cortex)
     views_note = ""
     if auto:
@@ -686,7 +740,8 @@ def plot_sources(
     plan = _plan_strip(width, estimate=bool(active),
                        truth=any(len(v) for v in truth_v.values()),
                        extra=views_note or None, title=title,
-                       note=None if active else "no active source")
+                       note=None if active else "no active source",
+                       color_by=color_by)
     size = _check_size(size, (width, row_px * n_rows + plan.height))
     strip = plan.height / (size[1] - plan.height) * n_rows
     groups = [(n_rows, np.s_[:])]
@@ -698,16 +753,19 @@ def plot_sources(
         row_weights=[1] * n_rows + [strip], col_weights=list(widths),
         groups=groups,
     )
-    scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max)
+    scene = _Scene(plotter, cortex, cmap=cmap, clim=clim, factor=factor, r_max=r_max,
+                   **colour)
     for j, col in enumerate(columns):
         for i, (view, hemis, ttl) in enumerate(col):
             scene.panel(i, j, view, hemis, ttl, active, truth_v)
     plotter.subplot(n_rows, 0)
     if not active:
         logger.info("plot_sources: the estimate has no active source")
-    scene.info.colorbar = _fill_strip(plotter, plan, actor=scene.actor, units=label)
+    scene.info.colorbar = _fill_strip(plotter, plan, actor=scene.actor, units=label,
+                                      color_by=color_by)
     scene.info.clim = clim
     scene.info.units = label
+    scene.info.color_by = color_by
     scene.info.views = views_note or ", ".join(p[2] for p in panels)
     _attach(plotter, scene.info)
     return _finish(plotter, fname)
@@ -728,7 +786,7 @@ def plot_comparison(
     subjects_dir=None,
     curvature=None,
     src=None,
-    cmap=DEFAULT_CMAP,
+    cmap=None,
     clim=None,
     threshold: float = 0.0,
     units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
@@ -776,10 +834,11 @@ def plot_comparison(
         views = _check_views(views, hemi)
     else:
         _check_option("hemi", hemi, ("both", "lh", "rh"))
-    cortex, actives, label, factor, clim, r_max = _prepare(
+    cortex, actives, label, factor, clim, r_max, _ = _prepare(
         stcs, surfaces, surface, subject, subjects_dir, curvature, src,
         time, threshold, units, clim,
     )
+    cmap = cmap or DEFAULT_CMAP
     truth_key = next((k for k in stcs if str(k).lower() == "truth"), None)
     if truth is None and truth_key is not None:
         truth = stcs[truth_key]

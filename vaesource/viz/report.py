@@ -54,6 +54,7 @@ def make_report(
     rates=None,
     loc_rows=None,
     match_mm: float = 15.0,
+    color_by: str = "amplitude",
     title: str = "vaesource report",
     interactive: bool = True,
     overwrite: bool = False,
@@ -72,7 +73,13 @@ def make_report(
         Cortical estimates ``{name: stc}``: each rendered with
         :func:`~vaesource.viz.plot_sources` and its time courses with
         :func:`~vaesource.viz.plot_time_courses`; with two or more, also a
-        side-by-side :func:`~vaesource.viz.plot_comparison`.
+        side-by-side :func:`~vaesource.viz.plot_comparison`. A full-VAE
+        estimate of :func:`vaesource.apply_vae_inverse` also gets a section
+        "which sources are real": its sources' table (evidence, posterior
+        probability, posterior standard deviation, restarts), the evidence
+        of every source of the unselected optimum against the threshold
+        (:func:`~vaesource.viz.plot_evidence`) and the time courses with
+        their 95 % credible bands.
     truth : mne.SourceEstimate | None
         Ground truth, drawn as rings and dashed time courses.
     surfaces : None | Template | dict
@@ -85,7 +92,8 @@ def make_report(
         sources (see :func:`~vaesource.viz.plot_sources`).
     volume : tuple | None
         ``(vol_stc, src)`` or ``(vol_stc, src, kwargs)`` for
-        :func:`~vaesource.viz.plot_volume_sources`.
+        :func:`~vaesource.viz.plot_volume_sources` (a full-VAE estimate
+        also gets the section "which sources are real").
     results : SolverResult | dict | None
         Solver runs for :func:`~vaesource.viz.plot_convergence`.
     rates : dict | None
@@ -96,6 +104,10 @@ def make_report(
     match_mm : float
         In the time courses, a true source takes the colour of an estimated
         source within this distance (on the white surface).
+    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+        Colour of the sources in the renders of full-VAE estimates (see
+        :func:`~vaesource.viz.plot_sources`); other estimates and the
+        comparison are coloured by amplitude.
     title : str
         Report title.
     interactive : bool
@@ -119,9 +131,13 @@ def make_report(
 
     from .brain import plot_comparison, plot_sources
     from .curves import plot_success_curves
+    from ._render import COLOR_BY
     from .diagnostics import plot_convergence, plot_localization_errors
     from .timecourses import plot_time_courses
     from .volume import plot_volume_sources
+    from ..utils import _check_option
+
+    _check_option("color_by", color_by, COLOR_BY)
 
     fname = Path(fname)
     if fname.suffix not in (".html", ".htm"):
@@ -150,22 +166,27 @@ def make_report(
         if stcs:
             for name, stc in stcs.items():
                 section = f"estimate: {name}"
+                table = getattr(stc, "vae_sources", None)
+                colour = color_by if table is not None else "amplitude"
                 plotter = plot_sources(stc, views=views, truth=truth,
-                                       title=str(name), **where)
+                                       title=str(name), color_by=colour, **where)
                 _add_render(report, plotter, tmp_dir, f"{name}: cortex", section,
-                            caption="Active sources at their peak amplitude"
-                            + ("; green rings: ground truth." if truth is not None
-                               else "."))
+                            caption=_render_caption(table, colour, truth))
                 if interactive:
                     # both hemispheres in one panel, seen from above to start
                     plotter = plot_sources(stc, views=("dorsal",), truth=truth,
-                                           size=(640, 520), **where)
+                                           size=(640, 520), color_by=colour,
+                                           **where)
                     _add_interactive(report, plotter, f"{name}: interactive 3-D",
                                      section)
                     plotter.close()
                 fig = plot_time_courses(stc, truth=truth, positions=positions,
                                         match_mm=match_mm, title=str(name))
-                _add_figure(report, fig, f"{name}: time courses", section)
+                if table is None:
+                    _add_figure(report, fig, f"{name}: time courses", section)
+                else:
+                    _add_which_are_real(report, stc, name, fig,
+                                        truth=truth is not None)
             if len(stcs) > 1:
                 plotter = plot_comparison(stcs, truth=truth, views=views, **where)
                 _add_render(report, plotter, tmp_dir, "comparison", "comparison",
@@ -175,6 +196,9 @@ def make_report(
             plotter = plot_volume_sources(vol_stc, src, **(kw[0] if kw else {}))
             _add_render(report, plotter, tmp_dir, "volume estimate", "volume",
                         interactive=interactive and "volume: interactive 3-D")
+            if getattr(vol_stc, "vae_sources", None) is not None:
+                fig = plot_time_courses(vol_stc, title="volume estimate")
+                _add_which_are_real(report, vol_stc, "volume estimate", fig)
         if results is not None:
             _add_figure(report, plot_convergence(results), "convergence",
                         "solver convergence")
@@ -187,6 +211,48 @@ def make_report(
     _save_atomic(report, fname)
     logger.info("Wrote the report to %s", fname)
     return report
+
+
+def _render_caption(table, color_by, truth):
+    what = {"amplitude": "coloured and sized by their peak amplitude",
+            "evidence": "coloured by their evidence, sized by their peak amplitude",
+            "probability": "coloured by their posterior probability of being "
+                           "real, sized by their peak amplitude"}[color_by]
+    text = ("Sources selected by their evidence" if table is not None
+            and table.min_evidence is not None else "Active sources")
+    return (f"{text}, {what}"
+            + ("; green rings: ground truth." if truth is not None else "."))
+
+
+def _add_which_are_real(report, stc, name, time_courses, truth=False):
+    """The section "which sources are real" of a full-VAE estimate: its
+    source table, the evidence of the optimum's sources against the
+    threshold, the time courses with credible bands."""
+    from .evidence import plot_evidence, source_table_html
+
+    section = f"which sources are real: {name}"
+    table = stc.vae_sources
+    report.add_html(source_table_html(table), title=f"{name}: sources",
+                    section=section)
+    result = stc.vae_result
+    n_opt = result.info.get("optimum", result).locations.size
+    caption = (
+        f"Each dot is one of the {n_opt} active locations of the optimum of "
+        "cost (18). Its evidence (how much cost (18) rises without it), not "
+        "its amplitude, tells a source the data need from a weak one that "
+        "fits noise"
+        + (f"; the {len(table)} above the dashed line (min_evidence) are kept."
+           if table.min_evidence is not None else
+           " (no selection: every active location is kept).")
+    )
+    _add_figure(report, plot_evidence(stc, title=str(name)),
+                f"{name}: evidence of the optimum's sources", section,
+                caption=caption)
+    _add_figure(report, time_courses, f"{name}: time courses", section,
+                caption="Shaded: 95 % pointwise credible band of each source "
+                "(posterior of the full VAE)"
+                + ("; dashed: ground truth, in the colour of the estimated "
+                   "source that stands for it." if truth else "."))
 
 
 def _white_positions(surfaces, subject, subjects_dir):

@@ -1,4 +1,5 @@
-"""Matplotlib figure of the time courses of an estimate's active sources."""
+"""Matplotlib figure of the time courses of an estimate's active sources,
+with their credible bands (full VAE) and the ground truth drawn alike."""
 
 from __future__ import annotations
 
@@ -63,6 +64,29 @@ def _space_vertices(stc):
     return [(s, int(v)) for s, verts in zip(spaces, stc.vertices) for v in verts]
 
 
+def _bands(stc, band, level, signed):
+    """(lower, upper) arrays of the drawn traces' credible band, or None."""
+    has_posterior = (getattr(stc, "vae_sources", None) is not None
+                     and getattr(stc, "vae_result", None) is not None)
+    vector = np.asarray(stc.data).ndim == 3
+    if band is None:
+        band = has_posterior and not vector
+    if not band:
+        return None
+    if vector:
+        raise ValueError("band=True needs a norm or fixed-orientation estimate; "
+                         "the band of a vector estimate's norm is not drawn.")
+    from ..evidence import credible_interval
+
+    lo, hi = (np.asarray(s.data) for s in credible_interval(stc, level))
+    if signed or not (np.asarray(stc.data) < 0).any():
+        return lo, hi
+    # |x| over the interval [lo, hi]
+    straddles = (lo < 0) & (hi > 0)
+    return (np.where(straddles, 0.0, np.minimum(np.abs(lo), np.abs(hi))),
+            np.maximum(np.abs(lo), np.abs(hi)))
+
+
 def _is_signed(stc):
     """Whether an estimate carries a sign: fixed orientation, some negative
     value (MNE's free- and loose-orientation estimates hold norms)."""
@@ -78,6 +102,8 @@ def plot_time_courses(
     match_mm: float = 15.0,
     signed: bool | None = None,
     n_max: int = 10,
+    band: bool | None = None,
+    level: float = 0.95,
     units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
     title: str | None = None,
     ax=None,
@@ -110,6 +136,15 @@ def plot_time_courses(
         norms. The truth is always drawn the same way as the estimate.
     n_max : int
         At most this many sources, the strongest first (by peak).
+    band : bool | None
+        Shade each source's pointwise credible band
+        (:func:`vaesource.credible_interval`), in its colour. None: when
+        the estimate carries a posterior (a full-VAE estimate of
+        :func:`vaesource.apply_vae_inverse`, not a vector one). For
+        amplitudes of a fixed-orientation estimate the band is the image
+        of the signed band under the absolute value.
+    level : float
+        Posterior probability inside the band.
     units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
         Units of the y axis.
     title : str | None
@@ -147,6 +182,7 @@ def plot_time_courses(
 
     data = traces(stc)
     peaks = np.abs(data).max(axis=1) if data.size else np.zeros(len(data))
+    bands = _bands(stc, band, level, signed)
     t_data = traces(truth) if truth is not None else None
     t_peak = np.abs(t_data).max() if t_data is not None and t_data.size else 0.0
     label, factor = _units(max(peaks.max(initial=0.0), t_peak), units)
@@ -158,6 +194,14 @@ def plot_time_courses(
     for k, i in enumerate(order):
         ax.plot(times_ms, factor * data[i], color=colors[k % len(colors)], lw=1.6,
                 label=labels[i])
+        if bands is not None:
+            ax.fill_between(times_ms, factor * bands[0][i], factor * bands[1][i],
+                            color=colors[k % len(colors)], alpha=0.2, lw=0,
+                            gid="credible-band")
+    if bands is not None and order:
+        # one legend entry for all bands
+        ax.fill_between([], [], [], color="0.5", alpha=0.3,
+                        label=f"{100 * level:g} % credible band")
     if truth is not None:
         t_times = 1e3 * np.asarray(truth.times)
         t_rows = np.flatnonzero(np.abs(t_data).max(axis=1) > 0)

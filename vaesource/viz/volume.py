@@ -16,6 +16,7 @@ import numpy as np
 
 from ..utils import _check_option
 from ._render import (
+    CONFIDENCE_CMAP,
     DEFAULT_CMAP,
     TRUTH_COLOR,
     RenderInfo,
@@ -24,13 +25,15 @@ from ._render import (
     _add_title,
     _attach,
     _check_size,
-    _cmap,
+    _color_of,
+    _color_scale,
     _fill_strip,
     _finish,
     _fit_camera,
     _glyph_radii,
     _new_plotter,
     _plan_strip,
+    _source_values,
     _units,
     _verbose,
 )
@@ -208,7 +211,9 @@ def plot_volume_sources(
     views=("sagittal", "coronal", "axial"),
     time: float | None = None,
     truth=None,
-    cmap=DEFAULT_CMAP,
+    color_by: Literal["amplitude", "evidence", "probability"] = "amplitude",
+    sources=None,
+    cmap=None,
     clim=None,
     threshold: float = 0.0,
     units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
@@ -239,9 +244,10 @@ def plot_volume_sources(
         MNE's volume source spaces are); default: the template's.
     views : tuple of str
         Among ``"sagittal"``, ``"coronal"``, ``"axial"``.
-    time, truth, cmap, clim, threshold, units, title, size, fname :
+    time, truth, color_by, sources, cmap, clim, threshold, units, title, size, fname :
         As in :func:`vaesource.viz.plot_sources`; ``truth`` is a volume
-        estimate or an array of source-space vertex numbers.
+        estimate or an array of source-space vertex numbers; ``sources``
+        rows are matched by vertex number.
     opacity : float
         Opacity of the glass surface.
     glass_name : str | None
@@ -280,12 +286,27 @@ def plot_volume_sources(
     amps = _amplitudes_at(stc, time)
     verts = np.concatenate(stc.vertices)
     keep = amps > threshold
+    values = _source_values(stc, color_by, sources)
+    if values is not None and not np.isfinite(values[keep]).all():
+        missing = verts[keep][~np.isfinite(values[keep])]
+        raise ValueError(
+            f"No {color_by} for the source(s) at vertices {missing[:5]}: the "
+            "'sources' table does not match the estimate."
+        )
     peak = float(amps[keep].max()) if keep.any() else 0.0
     label, factor = _units(peak, units)
-    if clim is None:
+    amp_max = peak * factor
+    log = False
+    if values is not None:
+        values = values[keep]
+        clim, log = _color_scale(values, color_by, clim)
+    elif clim is None:
         clim = (0.0, peak * factor) if peak > 0 else None
+    cmap = cmap or (DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
     pos = _positions(src, verts[keep], to_head)
     amps = amps[keep] * factor
+    if values is None:
+        values = amps
 
     if truth is None:
         truth_pos = np.zeros((0, 3))
@@ -311,12 +332,13 @@ def plot_volume_sources(
     width = _check_size(size, (320 * len(views), 100))[0]
     plan = _plan_strip(width, estimate=len(amps) > 0, truth=len(truth_pos) > 0,
                        extra=f"gray glass: {glass_name}" if glass_name else None,
-                       title=title, note=None if len(amps) else "no active source")
+                       title=title, note=None if len(amps) else "no active source",
+                       color_by=color_by)
     size = _check_size(size, (width, 330 + plan.height))
     strip = plan.height / (size[1] - plan.height)
     plotter = _new_plotter((2, len(views)), size, row_weights=[1, strip],
                            groups=[(1, np.s_[:])])
-    info = RenderInfo(clim=clim, units=label)
+    info = RenderInfo(clim=clim, units=label, color_by=color_by)
     meshes = []
     for rr, tris in glass:
         tris = np.asarray(tris, np.int64)
@@ -326,8 +348,7 @@ def plot_volume_sources(
             # a coarse BEM surface (1280 triangles) outlines as a polygon
             mesh = mesh.subdivide(2, subfilter="loop")
         meshes.append(mesh)
-    radii = _glyph_radii(amps, clim[1], r_max) if len(amps) else []
-    colors = _cmap(cmap)
+    radii = _glyph_radii(amps, amp_max, r_max) if len(amps) else []
     actor = None
     for j, view in enumerate(views):
         plotter.subplot(0, j)
@@ -342,11 +363,11 @@ def plot_volume_sources(
                              reset_camera=False)
         direction, up = _VIEWS[view]
         if len(amps):
-            actor = _add_spheres(plotter, pos, amps, radii, cmap, clim)
-            for p, a, r in zip(pos, amps, radii):
+            actor = _add_spheres(plotter, pos, values, radii, cmap, clim, log=log)
+            for p, a, val, r in zip(pos, amps, values, radii):
                 info.sources.append(dict(
-                    panel=j, pos=p, amplitude=a, radius=r,
-                    color=np.asarray(colors((a - clim[0]) / (clim[1] - clim[0])))[:3],
+                    panel=j, pos=p, amplitude=a, value=float(val), radius=r,
+                    color=_color_of(cmap, val, clim, log),
                 ))
         if len(truth_pos):
             _add_rings(plotter, truth_pos, np.tile(direction, (len(truth_pos), 1)),
@@ -361,7 +382,8 @@ def plot_volume_sources(
         if len(views) > 1:
             plotter.renderer.add_border(color="#d0d0d0", width=1.0)
     plotter.subplot(1, 0)
-    info.colorbar = _fill_strip(plotter, plan, actor=actor, units=label)
+    info.colorbar = _fill_strip(plotter, plan, actor=actor, units=label,
+                                color_by=color_by)
     info.glass = glass_name or ""
     _attach(plotter, info)
     return _finish(plotter, fname)
