@@ -20,10 +20,16 @@ def test_demo_finds_sources_and_writes_outputs(tmp_path, template_cache):
     assert (out / "truth-lh.stc").is_file()
     if os.environ.get("VAESOURCE_REQUIRE_RENDERING") == "1":
         assert res.rendered  # CI has off-screen OpenGL: the report must exist
+    # the full VAE's estimate holds the sources selected by evidence, fewer
+    # than the optimum's active locations
+    assert res.n_active["full_vae"] < res.n_optimum
+    assert f"(selected of {res.n_optimum} at the optimum)" in res.summary()
     if res.rendered:
         html = res.files["report"].read_text()
         assert html.count("data:image/png") >= 3
         assert res.files["comparison"].stat().st_size > 20_000
+        assert "which sources are real: full VAE" in html
+        assert "credible band" in html
     assert "2 simulated sources" in res.summary()
     # refuses to overwrite, before computing anything
     with pytest.raises(FileExistsError, match="overwrite"):
@@ -51,3 +57,32 @@ def test_demo_cli(tmp_path, capsys, monkeypatch, template_cache):
     with pytest.raises(SystemExit) as exc:
         main(["demo", "--help"])
     assert exc.value.code == 0
+
+
+def test_demo_cli_evidence_options(tmp_path, capsys, monkeypatch):
+    """--min-evidence, --learn-noise, --restarts, --color-by reach run_demo;
+    bad values are refused by the parser."""
+    import vaesource.demo as demo_module
+
+    seen = {}
+
+    def fake(out, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(demo_module, "run_demo", fake)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--min-evidence", "none",
+                 "--learn-noise", "channel", "--restarts", "3", "--color-by",
+                 "probability", "--seed", "5"]) == 2
+    assert "stop here" in capsys.readouterr().err
+    assert (seen["min_evidence"], seen["learn_noise"], seen["n_restarts"],
+            seen["color_by"], seen["seed"]) == (None, "channel", 3, "probability", 5)
+    assert main(["demo", "--out", str(tmp_path / "d"), "--no-render"]) == 2
+    assert (seen["min_evidence"], seen["learn_noise"], seen["n_restarts"],
+            seen["color_by"]) == ("auto", None, 1, "amplitude")
+    with pytest.raises(SystemExit):
+        main(["demo", "--min-evidence", "-3"])
+    assert "expected a number >= 0" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="'color_by'"):
+        run_demo(tmp_path / "e", color_by="size")
+    assert not (tmp_path / "e").exists()

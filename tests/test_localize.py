@@ -413,3 +413,102 @@ def test_summary_times_and_coordinate_frame(files, tmp_path):
         assert t == round(t, 6), t
         assert abs(t * sfreq - round(t * sfreq)) < 1e-3
     assert summary["coord_frame"] == "head"
+
+
+def test_localize_evidence_options_reach_apply_vae_inverse(files, tmp_path, capsys,
+                                                           monkeypatch):
+    """--min-evidence, --learn-noise, --restarts and --seed reach the full
+    VAE; summary.json holds the threshold, the learned noise per channel
+    type and how often each source was found."""
+    compare_module = sys.modules["vaesource.compare"]
+    calls = []
+    real = compare_module.apply_vae_inverse
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "apply_vae_inverse", spy)
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render", "--min-evidence", "30",
+                      "--learn-noise", "type", "--restarts", "2",
+                      "--seed", "4")) == 0
+    kw = calls[-1]
+    assert (kw["min_evidence"], kw["learn_noise"], kw["n_restarts"],
+            kw["random_state"]) == (30.0, "type", 2, 4)
+    printed = capsys.readouterr().out
+    assert "evidence >= 30" in printed and "learned noise (type): grad x" in printed
+    row = json.loads((out / "summary.json").read_text())["methods"][0]
+    assert row["min_evidence"] == 30.0 and row["n_restarts"] == 2
+    assert row["sources"] and all(r["evidence"] >= 30 for r in row["sources"])
+    assert all(0 <= r["frequency"] <= 1 for r in row["sources"])
+    noise = row["learned_noise"]
+    assert noise["mode"] == "type" and set(noise["factors"]) == {"grad", "mag"}
+    # the covariance is right for this simulation: factors near 1
+    assert all(0.7 < v < 1.4 for v in noise["factors"].values())
+
+    # 'none': the whole optimum, no threshold
+    out2 = tmp_path / "out2"
+    assert main(_args(files, out2, "--no-render", "--min-evidence", "none")) == 0
+    assert calls[-1]["min_evidence"] is None
+    row = json.loads((out2 / "summary.json").read_text())["methods"][0]
+    assert row["min_evidence"] is None
+    assert row["n_active"] == row["n_active_optimum"] == len(row["sources"]) > 2
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--min-evidence", "-1"], "expected a number >= 0"),
+    (["--min-evidence", "many"], "expected a number >= 0"),
+    (["--learn-noise", "eeg"], "invalid choice"),
+    (["--restarts", "0"], "must be >= 1"),
+    (["--color-by", "size"], "invalid choice"),
+])
+def test_localize_bad_evidence_options(files, tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exc:
+        main(_args(files, tmp_path / "out", "--no-render", *extra))
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_localize_bad_evidence_options(files, tmp_path):
+    """Bad values name the parameter, before any work; options of the full
+    VAE are refused for the other models."""
+    from vaesource.localize import run_localize
+
+    kw = dict(render=False)
+    args = (files["evoked"], files["forward"], files["cov"], tmp_path / "out")
+    for bad, match in (
+        (dict(min_evidence=-1.0), "'min_evidence'.*>= 0"),
+        (dict(min_evidence="lots"), "'min_evidence'.*'lots'"),
+        (dict(learn_noise="eeg"), "'learn_noise'"),
+        (dict(n_restarts=0), "n_restarts"),
+        (dict(color_by="size"), "'color_by'"),
+        (dict(model="diag", learn_noise="type"), "learn_noise.*model='full'"),
+        (dict(model="diag", color_by="evidence"), "color_by.*model='full'"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            run_localize(*args, **kw, **bad)
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_colored_by_evidence_from_summary(files, tmp_path, rendering,
+                                                 capsys):
+    """vaesource render --color-by evidence reads the evidence of each
+    source from localize's summary.json."""
+    from PIL import Image
+
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render", "--min-evidence", "none")) == 0
+    stc = str(out / "full_vae-lh.stc")
+    png = tmp_path / "ev.png"
+    assert main(["render", stc, "--color-by", "evidence", "--out", str(png)]) == 2
+    assert "--summary" in capsys.readouterr().err
+    assert main(["render", stc, "--color-by", "evidence", "--summary",
+                 str(out / "summary.json"), "--out", str(png)]) == 0
+    img = np.asarray(Image.open(png).convert("RGB"), int)
+    # viridis glyphs: blue-green-yellow to purple, none of the amplitude
+    # map's reds
+    red = (img[..., 0] - img[..., 2] > 80) & (img[..., 1] < 120)
+    blue = (img[..., 2] - img[..., 0] > 60)
+    assert blue.sum() > 50 and red.sum() < 20

@@ -73,3 +73,39 @@ def test_make_report(rendering, small_template, tmp_path):
     assert "comparison" not in fname.read_text()
     with pytest.raises(ValueError, match=".html"):
         viz.make_report(tmp_path / "report.pdf")
+
+
+def test_report_which_sources_are_real(rendering, template_cache, tmp_path):
+    """A full-VAE estimate gets its section: the source table, the evidence
+    of the optimum's sources against the threshold, time courses with
+    credible bands; renders coloured by evidence."""
+    import warnings
+
+    from vaesource import apply_vae_inverse
+    from vaesource.datasets import template
+    from vaesource.simulation import cortical_evoked
+
+    tmpl = template("ico3", sensors="meg", cache_dir=template_cache)
+    sim = cortical_evoked(tmpl, 2, snr=3.0, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov,
+                                tmin=0.05, tmax=0.15)
+    fname = tmp_path / "report.html"
+    viz.make_report(fname, stcs={"full VAE": stc, "MxNE": _stc(tmpl, {11: 8e-9})},
+                    truth=sim.stc, surfaces=tmpl, views=("lateral",),
+                    interactive=False, color_by="evidence")
+    html = fname.read_text()
+    assert "which sources are real: full VAE" in html
+    assert "which sources are real: MxNE" not in html  # no evidence there
+    for title in ("full VAE: sources", "full VAE: evidence of the optimum",
+                  "full VAE: time courses", "MxNE: time courses"):
+        assert title in html, title
+    table = stc.vae_sources
+    for row in table.rows():
+        assert f"<td>{row['evidence']:.1f}</td>" in html
+        assert f"<td>{row['probability']:.3f}</td>" in html
+    assert f"min_evidence = {table.min_evidence:.3g}" in html
+    assert "credible band" in html and "coloured by their evidence" in html
+    n_opt = stc.vae_result.info["optimum"].locations.size
+    assert f"one of the {n_opt} active locations of the optimum" in html

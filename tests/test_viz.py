@@ -606,3 +606,184 @@ def test_volume_glass_inner_skull_or_outline(rendering, testing_data):
         assert any(glass.name in t for t in texts if t)
     finally:
         plotter.close()
+
+
+# ------------------------------------------------- which sources are real
+@pytest.fixture(scope="module")
+def vae(template_cache):
+    """A simulated response (2 sources) and the full VAE's estimates: the
+    sources selected by evidence and the unselected optimum."""
+    import warnings
+
+    from vaesource import apply_vae_inverse
+    from vaesource.datasets import template
+    from vaesource.simulation import cortical_evoked
+
+    tmpl = template("ico3", sensors="meg", cache_dir=template_cache)
+    sim = cortical_evoked(tmpl, 2, snr=3.0, seed=3)
+    kw = dict(tmin=0.05, tmax=0.15)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, **kw)
+        opt = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov,
+                                min_evidence=None, **kw)
+    assert 2 <= len(stc.vae_sources) < len(opt.vae_sources)
+    return dict(sim=sim, template=tmpl, stc=stc, optimum=opt)
+
+
+def test_color_by_evidence_and_probability(rendering, vae):
+    """color_by: the glyphs take the colour of their evidence (log scale) or
+    probability, their size stays the amplitude; the colour bar says so."""
+    from matplotlib import colormaps
+
+    stc = vae["optimum"]
+    table = stc.vae_sources
+    drawn = {}
+    for color_by in ("amplitude", "evidence", "probability"):
+        pl = viz.plot_sources(stc, surfaces=vae["template"], views=("lateral",),
+                              color_by=color_by, size=SIZE)
+        info = pl.vaesource
+        drawn[color_by] = info
+        assert info.color_by == color_by
+        glyphs = {(g["hemi"], g["vertex"]): g for g in info.sources}
+        assert len(glyphs) == len(table)
+        if color_by == "evidence":
+            lo, hi = info.clim
+            assert info.colorbar["text"] == "evidence (log scale)"
+            assert np.log10(lo) == int(np.log10(lo)) and lo <= 1
+            assert hi >= table.evidence.max() and np.log10(hi) == int(np.log10(hi))
+            ev = dict(zip(zip(table.hemi, table.vertex), table.evidence))
+            for key, g in glyphs.items():
+                frac = (np.log10(np.clip(ev[key], lo, hi)) - np.log10(lo)) / (
+                    np.log10(hi) - np.log10(lo))
+                np.testing.assert_allclose(g["color"],
+                                           colormaps["viridis"](frac)[:3])
+            # the screenshot shows the strongest evidence's colour
+            best = max(glyphs.values(), key=lambda g: g["value"])
+            img = pl.screenshot()
+            row, col = _pixel_of(pl, best)
+            assert _matches(img[row, col], best["color"])
+        elif color_by == "probability":
+            assert info.clim == (0.0, 1.0)
+            assert info.colorbar["text"] == "P(real)"
+        else:
+            assert info.colorbar["text"].startswith("amplitude")
+        pl.close()
+    # same sizes, other colours
+    amp = {(g["hemi"], g["vertex"]): g for g in drawn["amplitude"].sources}
+    ev = {(g["hemi"], g["vertex"]): g for g in drawn["evidence"].sources}
+    for key in amp:
+        assert amp[key]["radius"] == pytest.approx(ev[key]["radius"])
+    assert any(np.abs(amp[k]["color"] - ev[k]["color"]).max() > 0.2 for k in amp)
+
+
+def test_color_by_needs_evidence(small_template, lateral_vertices):
+    v1, v2 = lateral_vertices
+    stc = _stc(small_template, {("lh", v1): 20e-9, ("lh", v2): 5e-9})
+    with pytest.raises(ValueError, match="vae_sources"):
+        viz.plot_sources(stc, surfaces=small_template, color_by="evidence")
+    with pytest.raises(ValueError, match="color_by"):
+        viz.plot_sources(stc, surfaces=small_template, color_by="size")
+    rows = [dict(hemi="lh", vertex=v1, evidence=3e3, probability=1.0)]
+    with pytest.raises(ValueError, match="does not match"):
+        viz.plot_sources(stc, surfaces=small_template, color_by="evidence",
+                         sources=rows)
+
+
+def test_color_by_rows_of_a_summary(rendering, small_template, lateral_vertices):
+    """Estimates read from files are coloured by summary.json's rows."""
+    v1, v2 = lateral_vertices
+    stc = _stc(small_template, {("lh", v1): 20e-9, ("lh", v2): 5e-9})
+    rows = [dict(hemi="lh", vertex=v1, evidence=3e3, probability=1.0),
+            dict(hemi="lh", vertex=v2, evidence=25.0, probability=0.6)]
+    pl = viz.plot_sources(stc, surfaces=small_template, views=("lateral",),
+                          color_by="probability", sources=rows, size=SIZE)
+    values = {g["vertex"]: g["value"] for g in pl.vaesource.sources}
+    assert values == {v1: 1.0, v2: 0.6}
+    pl.close()
+    # volume: rows matched by vertex
+    src = mne.setup_volume_source_space(pos=30.0, sphere=small_template.sphere,
+                                        verbose=False)
+    data = np.zeros((src[0]["nuse"], 2))
+    data[[3, 7], 1] = [1e-8, 2e-8]
+    vol = mne.VolSourceEstimate(data, [src[0]["vertno"]], 0.0, 0.01)
+    verts = src[0]["vertno"][[3, 7]]
+    rows = [dict(hemi="vol", vertex=int(v), evidence=e, probability=p)
+            for v, e, p in zip(verts, (40.0, 900.0), (0.9, 1.0))]
+    pl = viz.plot_volume_sources(vol, src, template=small_template,
+                                 views=("axial",), color_by="evidence",
+                                 sources=rows, size=(400, 300))
+    assert sorted(g["value"] for g in pl.vaesource.sources) == [40.0, 900.0]
+    assert pl.vaesource.clim == (1.0, 1000.0)
+    assert pl.vaesource.colorbar["text"] == "evidence (log scale)"
+    pl.close()
+
+
+def test_time_courses_credible_bands(vae):
+    """The full VAE's time courses carry their credible bands, in the colour
+    of each source, around the estimate; the truth is drawn the same way."""
+    from vaesource import credible_interval
+
+    stc, sim = vae["stc"], vae["sim"]
+    fig = viz.plot_time_courses(stc, truth=sim.stc)
+    ax = fig.axes[0]
+    bands = [c for c in ax.collections if c.get_gid() == "credible-band"]
+    solid = [line for line in ax.lines if line.get_linestyle() == "-"
+             and len(line.get_xdata()) == len(stc.times)]
+    assert len(bands) == len(solid) == len(stc.vae_sources)
+    lower, upper = credible_interval(stc)
+    for band, line in zip(bands, solid):
+        ys = band.get_paths()[0].vertices[:, 1]
+        assert np.isclose(ys.max(), 1e9 * upper.data.max(axis=1)).any()
+        assert ys.min() >= 0  # amplitudes: the band of a norm is clipped at 0
+        np.testing.assert_allclose(band.get_facecolor()[0][:3],
+                                   mcolors.to_rgb(line.get_color()))
+    assert any("95 % credible band" in t.get_text()
+               for t in ax.get_legend().get_texts())
+    # the truth: dashed, same quantity (amplitude) and units (nAm)
+    dashed = [line for line in ax.lines if line.get_linestyle() == "--"
+              and len(line.get_xdata())]
+    assert len(dashed) == 2 and min(np.min(d.get_ydata()) for d in dashed) >= 0
+    true_peak = 1e9 * np.abs(sim.stc.data).max()
+    assert max(np.max(d.get_ydata()) for d in dashed) == pytest.approx(true_peak)
+    plt.close(fig)
+    # a narrower level, a narrower band; none on request
+    fig = viz.plot_time_courses(stc, level=0.5)
+    narrow = [c for c in fig.axes[0].collections if c.get_gid() == "credible-band"]
+    height = [np.ptp(b.get_paths()[0].vertices[:, 1]) for b in (bands, narrow)
+              for b in b[:1]]
+    assert height[1] < height[0]
+    plt.close(fig)
+    fig = viz.plot_time_courses(stc, band=False)
+    assert not [c for c in fig.axes[0].collections if c.get_gid() == "credible-band"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="posterior"):
+        viz.plot_time_courses(sim.stc, band=True)
+
+
+def test_plot_evidence(vae):
+    """Every active location of the optimum, the selected ones in colour,
+    above the threshold line."""
+    stc = vae["stc"]
+    table = stc.vae_sources
+    n_opt = stc.vae_result.info["optimum"].locations.size
+    fig = viz.plot_evidence(stc)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    points = {c.get_label(): c.get_offsets() for c in ax.collections}
+    kept = points[f"selected ({len(table)})"]
+    dropped = points[f"dropped ({n_opt - len(table)})"]
+    assert np.all(kept[:, 1] >= table.min_evidence)
+    assert np.all(dropped[:, 1] < table.min_evidence)
+    np.testing.assert_allclose(np.sort(kept[:, 1]), np.sort(table.evidence),
+                               rtol=0.5)
+    line = next(ln for ln in ax.lines if ln.get_label().startswith("min_evidence"))
+    assert line.get_ydata()[0] == pytest.approx(table.min_evidence)
+    plt.close(fig)
+    # without a selection every location is "active"
+    fig = viz.plot_evidence(vae["optimum"])
+    labels = [c.get_label() for c in fig.axes[0].collections]
+    assert labels == [f"active ({len(vae['optimum'].vae_sources)})"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="full-VAE"):
+        viz.plot_evidence(vae["sim"].stc)
