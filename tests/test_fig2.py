@@ -200,6 +200,7 @@ def test_sensitivity_table_plot_and_csv(tmp_path):
     assert green.sum() > 100
     back = Fig2Sensitivity.from_csv(study.to_csv(tmp_path / "s.csv"))
     assert back.table() == study.table()
+    assert study.table(evidence=False).splitlines()[3].endswith("| **yes** | no |")
 
 
 def test_run_sensitivity_pairs_each_rank_with_each_n():

@@ -660,11 +660,18 @@ class Fig2Sensitivity:
         """
         return {size: paper_claims(res) for size, res in self.result.split().items()}
 
-    def table(self):
+    def table(self, evidence=True):
         """Markdown table: a row per claim, a column per ``(rank, n_times)``.
 
-        Each cell says whether the claim holds and the rates (percent) that
-        decide it.
+        Parameters
+        ----------
+        evidence : bool
+            Follow each cell's yes or no with the rates (percent) that decide
+            it.
+
+        Returns
+        -------
+        table : str
         """
         claims = self.claims()
         sizes = list(claims)
@@ -675,7 +682,7 @@ class Fig2Sensitivity:
             for size in sizes:
                 claim = claims[size][i]
                 word = {True: "**yes**", False: "no", None: "-"}[claim.holds]
-                cells.append(f"{word} ({claim.evidence})")
+                cells.append(f"{word} ({claim.evidence})" if evidence else word)
             lines.append(f"| {cid} {panel}: {text} | " + " | ".join(cells) + " |")
         n_yes = [sum(bool(c.holds) for c in claims[s]) for s in sizes]
         lines.append("| claims reproduced | " + " | ".join(
