@@ -108,8 +108,11 @@ def test_run_cortical_small(template_cache, tmp_path):
         n_sources=(2,), snrs=(10.0,), n_trials=1, methods=("full_vae", "mxne"),
         settings=settings, progress=False,
     )
-    assert [r["method"] for r in res.rows] == ["full_vae", "mxne"]
+    # the full VAE as users get it, then its optimum before the selection
+    assert [r["method"] for r in res.rows] == ["full_vae", "full_vae_optimum",
+                                               "mxne"]
     full = res.rows[0]
+    assert res.rows[1]["n_active"] >= full["n_active"]
     assert set(full) == set(COLUMNS)
     # off-grid sources: the error is at least the distance to the grid
     assert full["grid_error_mm"] > 0
@@ -119,6 +122,6 @@ def test_run_cortical_small(template_cache, tmp_path):
     assert back.rows[0]["loc_error_mm"] == pytest.approx(full["loc_error_mm"])
     res.plot(tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
-    assert "full_vae" in res.summary()
+    assert "full_vae" in res.summary() and "full_vae_optimum" in res.summary()
     with pytest.raises(ValueError, match="'methods' parameter"):
         run_cortical(methods=("champagne",), settings=settings)

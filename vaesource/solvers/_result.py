@@ -109,7 +109,9 @@ class SolverResult:
         Indices of columns with non-zero weight.
     cost : array, shape (n_iter + 1,)
         Objective value before the first and after each iteration (the
-        model's own objective; see each solver's docstring).
+        model's own objective; see each solver's docstring). After an
+        evidence selection (``info["selection"]``), the history of the last
+        refit only, while ``n_iter`` counts every iteration.
     n_iter : int
         Number of iterations run.
     converged : bool

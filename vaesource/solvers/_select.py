@@ -105,12 +105,15 @@ def select_sources(result, refit, min_evidence, n_locations):
     -------
     selected : SolverResult
         The optimum on the selected support, with ``info["selection"]``
-        (threshold, rounds, dropped locations) and ``info["optimum"]`` (the
-        unselected ``result``).
+        (threshold, rounds, dropped locations, iterations of the refits)
+        and ``info["optimum"]`` (the unselected ``result``); its ``n_iter``
+        counts the optimum's iterations and the refits', its ``cost`` is
+        the last refit's history.
     """
     current = result
     dropped = []
     n_rounds = 0
+    n_iter_refits = 0
     strongest = 0.0
     while current.locations.size:
         evidence = current.evidence
@@ -128,10 +131,16 @@ def select_sources(result, refit, min_evidence, n_locations):
             "%d kept", n_rounds, drop.size, min_evidence, keep.size,
         )
         current = refit(locs[keep], w_loc[keep])
+        n_iter_refits += current.n_iter
     current.info["selection"] = dict(
         min_evidence=float(min_evidence), n_rounds=n_rounds,
         n_dropped=len(dropped), dropped=np.array(dropped, int),
+        n_iter_refits=n_iter_refits,
     )
+    if n_rounds:
+        # the work done: the optimum's iterations and the refits' (``cost``
+        # keeps the last refit's history)
+        current.n_iter = result.n_iter + n_iter_refits
     current.info["optimum"] = result
     if current.locations.size == 0 and result.locations.size:
         warn(
