@@ -392,7 +392,9 @@ def _build_parser():
         description="Simulate sparse cortical sources (ico4 template, off "
         "the ico3 inversion grid, MNE's simulation functions) at several "
         "SNRs and localize them with the full and diagonal VAEs, gamma-MAP, "
-        "MxNE and irMxNE. Writes cortical.csv (localization error, EMD, "
+        "MxNE and irMxNE; the full VAE as users get it (sources selected by "
+        "evidence) and, as full_vae_optimum, its optimum before the "
+        "selection. Writes cortical.csv (localization error, EMD, "
         "precision, recall, time per trial and method) and cortical.png. "
         f"Default: sources {list(N_SOURCES)}, SNR {list(SNRS)}, 10 trials.",
     )
