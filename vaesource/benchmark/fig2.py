@@ -690,12 +690,33 @@ class Fig2Sensitivity:
         return "\n".join(lines)
 
     def to_csv(self, fname):
-        """Write all rows (see :meth:`Fig2Result.to_csv`)."""
+        """Write all rows, as :meth:`Fig2Result.to_csv` does.
+
+        Parameters
+        ----------
+        fname : path-like
+            The CSV file.
+
+        Returns
+        -------
+        fname : Path
+            The file written.
+        """
         return self.result.to_csv(fname)
 
     @classmethod
     def from_csv(cls, fname):
-        """Read a study written by :meth:`to_csv`."""
+        """Read a study written by :meth:`to_csv`.
+
+        Parameters
+        ----------
+        fname : path-like
+            A CSV file written by :meth:`to_csv`.
+
+        Returns
+        -------
+        study : Fig2Sensitivity
+        """
         return cls(result=Fig2Result.from_csv(fname))
 
     def plot(self, fname=None):
