@@ -156,7 +156,8 @@ def _find_dataset_root(tmp: Path, spec: DatasetSpec, archive: Path):
 def _write_version(root: Path, spec: DatasetSpec, version: str | None) -> None:
     """Write the ``version.txt`` MNE compares with the version it wants."""
     from mne.datasets.config import RELEASES
-    from mne.fixes import _compare_version
+
+    from vaesource._mne_compat import compare_version
 
     want = RELEASES.get(spec.name)
     fname = root / "version.txt"
@@ -168,7 +169,7 @@ def _write_version(root: Path, spec: DatasetSpec, version: str | None) -> None:
         # MNE-Python wants (it cannot check anything else offline)
         logger.info("No dataset version in the archive; assuming %s", want)
         version = want
-    if want is not None and _compare_version(want, ">", version):
+    if want is not None and compare_version(want, ">", version):
         raise ValueError(
             f"The archive holds version {version} of the MNE {spec.name} dataset "
             f"but this MNE-Python (which treats older copies as missing) needs "

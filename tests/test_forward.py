@@ -16,6 +16,7 @@ from conftest import requires_testing_data
 from mne.io.constants import FIFF
 from numpy.testing import assert_allclose, assert_array_equal
 
+from vaesource._mne_compat import unlocked
 from vaesource.forward import (
     coil_gain,
     leadfield_from_forward,
@@ -49,7 +50,7 @@ def _point_mag_info(n=40, radius=0.11):
         ex /= np.linalg.norm(ex)
         ey = np.cross(e, ex)
         ch["loc"][:12] = np.r_[r, ex, ey, e]
-    with info._unlock():
+    with unlocked(info):
         info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
     return info
 

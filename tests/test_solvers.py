@@ -251,11 +251,11 @@ def test_learn_gamma_finds_noise_level():
 
 def test_fixed_orientation_matches_mne_gamma_map():
     """Against MNE's gamma-MAP kernel, whose update_mode=2 is our convex rule."""
-    from mne.inverse_sparse._gamma_map import _gamma_map_opt
+    from vaesource._mne_compat import gamma_map_opt
 
     p = _small("noisy", r=6, seed=11)
     res = full_vae(p.M, p.G, gamma=p.gamma, tol=1e-13, max_iter=20000)
-    X_mne, active_mne = _gamma_map_opt(
+    X_mne, active_mne = gamma_map_opt(
         p.M, p.G, p.gamma, maxit=20000, tol=1e-13, update_mode=2
     )
     X_full = np.zeros_like(res.X)
@@ -270,7 +270,7 @@ def test_free_orientation_is_stationary_and_close_to_mne():
     the MM step for a shared weight, so it stops at a slightly different
     point; it must still agree closely.
     """
-    from mne.inverse_sparse._gamma_map import _gamma_map_opt
+    from vaesource._mne_compat import gamma_map_opt
 
     rng = np.random.default_rng(9)
     n_sensors, n_loc, n_times = 40, 30, 20
@@ -293,7 +293,7 @@ def test_free_orientation_is_stationary_and_close_to_mne():
         G_i = G[:, 3 * loc : 3 * loc + 3]
         lhs = np.sum((G_i.T @ Si @ M) ** 2) / n_times
         assert_allclose(lhs, np.trace(G_i.T @ Si @ G_i), rtol=1e-5)
-    X_mne, active_mne = _gamma_map_opt(
+    X_mne, active_mne = gamma_map_opt(
         M, G, gamma, maxit=20000, tol=1e-12, update_mode=2, group_size=3
     )
     assert_allclose(active_mne, expected)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _mne_compat
 from .utils import _check_int, _check_positive, _check_random_state, logger
 
 
@@ -199,7 +200,7 @@ def cortical_evoked(
     with use_log_level(verbose):
         info = template.info.copy()
         if sfreq is not None:
-            with info._unlock():
+            with _mne_compat.unlocked(info):
                 info["sfreq"] = float(_check_positive("sfreq", sfreq))
                 info["lowpass"] = min(info["lowpass"], float(sfreq) / 2.0)
         if noise_cov is None:

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import _mne_compat
 from .metrics import explained_variance
 from .utils import (
     _check_int,
@@ -201,14 +202,6 @@ def apply_vae_inverse(
     (single trials) and ignore ``nave``; ``gamma_map(..., alpha=1 / nave)``
     is therefore the same problem as ``apply_vae_inverse(..., gamma=1)``.
     """
-    from mne.inverse_sparse.mxne_inverse import (
-        _check_ori,
-        _compute_residual,
-        _make_sparse_stc,
-    )
-
-    from mne.minimum_norm.inverse import _check_reference
-
     from . import solvers
     from .forward import leadfield_from_forward
 
@@ -260,12 +253,12 @@ def apply_vae_inverse(
     with use_log_level(verbose):
         evoked, noise_cov = _check_inputs(evoked, forward, noise_cov, tmin, tmax)
         # EEG needs the average reference projector, as in MNE's solvers
-        _check_reference(evoked)
+        _mne_compat.check_reference(evoked)
         lf = leadfield_from_forward(
             forward, evoked, noise_cov, loose=loose, depth=depth, rank=rank,
             verbose=verbose,
         )
-        _check_ori(pick_ori, lf.forward)
+        _mne_compat.check_ori(pick_ori, lf.forward)
         M = lf.whiten(evoked)
         if not np.all(np.isfinite(M)):
             raise ValueError(
@@ -314,7 +307,9 @@ def apply_vae_inverse(
 
         residual = None
         if return_residual:
-            residual = _compute_residual(lf.forward, evoked, X, active_set, lf.info)
+            residual = _mne_compat.compute_residual(
+                lf.forward, evoked, X, active_set, lf.info
+            )
 
         tmin_ = evoked.times[0]
         tstep = 1.0 / evoked.info["sfreq"]
@@ -326,9 +321,8 @@ def apply_vae_inverse(
         if return_as_dipoles:
             out = result_to_dipoles(result, tmin_, tstep)
         else:
-            out = _make_sparse_stc(
-                X, active_set, lf.forward, tmin_, tstep, active_is_idx=True,
-                pick_ori=pick_ori, verbose=False,
+            out = _mne_compat.make_sparse_stc(
+                X, active_set, lf.forward, tmin_, tstep, pick_ori=pick_ori
             )
             out.vae_result = result
             out.vae_sources = table
@@ -359,17 +353,14 @@ def result_to_dipoles(result, tmin, tstep):
         split among the dipoles as MNE's sparse solvers do); each carries
         ``result`` as ``vae_result``.
     """
-    from mne.inverse_sparse.mxne_inverse import _make_dipoles_sparse
-
     lf = result.info["lead_field"]
     active_set = np.asarray(result.active_set, dtype=int)
     X = lf.unweight(result.X)[active_set]
     sw = lf.source_weighting[active_set].copy()
     sw[sw == 0] = 1.0
     gain_active = lf.G[:, active_set] / sw
-    dipoles = _make_dipoles_sparse(
-        X, active_set, lf.forward, tmin, tstep, result.info["M"], gain_active,
-        active_is_idx=True,
+    dipoles = _mne_compat.make_dipoles_sparse(
+        X, active_set, lf.forward, tmin, tstep, result.info["M"], gain_active
     )
     rows = None
     if result.model == "full_vae":
@@ -468,9 +459,7 @@ def _check_inputs(evoked, forward, noise_cov, tmin, tmax):
             f"got {type(noise_cov).__name__} instead."
         )
     if forward["coord_frame"] != FIFF.FIFFV_COORD_HEAD:
-        frame = mne.transforms._frame_to_str.get(
-            forward["coord_frame"], forward["coord_frame"]
-        )
+        frame = _mne_compat.frame_name(forward["coord_frame"])
         raise ValueError(
             "The forward solution must be in head coordinates, but its "
             f"coordinate frame is {frame!r}. Compute it with "

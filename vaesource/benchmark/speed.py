@@ -47,12 +47,11 @@ import tracemalloc
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .. import solvers
+from .. import _mne_compat, solvers
 from ..simulation import paper_problem
 from ..utils import ConvergenceWarning
 
@@ -84,15 +83,11 @@ class _GammaMapTrace:
 
     @contextmanager
     def record(self):
-        import mne.inverse_sparse._gamma_map as gm
-
-        real = gm._safe_svd
         overhead = 0.0
         t0 = time.perf_counter()
 
-        def spy(A, *args, **kwargs):
+        def spy(out):
             nonlocal overhead
-            out = real(A, *args, **kwargs)
             t_in = time.perf_counter()
             U, S = out[0], out[1]
             n, d = self.Mn.shape[1], self.Mn.shape[0]
@@ -102,9 +97,8 @@ class _GammaMapTrace:
             )
             self.times.append(t_in - t0 - overhead)
             overhead += time.perf_counter() - t_in
-            return out
 
-        with mock.patch.object(gm, "_safe_svd", spy):
+        with _mne_compat.observe_gamma_map_svds(spy):
             yield self
         self.seconds = time.perf_counter() - t0 - overhead
 
@@ -154,7 +148,6 @@ def _run(model, p):
 
 def versus_gamma_map(n_trials, r=60, setting="unit"):
     """Newton and MM engines vs MNE's kernel on one paper setting."""
-    from mne.inverse_sparse._gamma_map import _gamma_map_opt
     from mne.utils import use_log_level
 
     print(f"\n  {setting}, r={r}: full_vae (Newton / MM) vs MNE's gamma-MAP "
@@ -169,13 +162,13 @@ def versus_gamma_map(n_trials, r=60, setting="unit"):
         trace = _GammaMapTrace(p.M)  # at MNE's defaults
         with use_log_level("error"), warnings.catch_warnings(), trace.record():
             warnings.simplefilter("ignore")
-            _gamma_map_opt(p.M, p.G, p.gamma)
+            _mne_compat.gamma_map_opt(p.M, p.G, p.gamma)
         c_new = new.cost[-1]
         # and on, until its cost reaches ours (it stops short at its defaults)
         longer = _GammaMapTrace(p.M)
         with use_log_level("error"), warnings.catch_warnings(), longer.record():
             warnings.simplefilter("ignore")
-            _gamma_map_opt(p.M, p.G, p.gamma, tol=0.0, maxit=3000)
+            _mne_compat.gamma_map_opt(p.M, p.G, p.gamma, tol=0.0, maxit=3000)
         t_same, k = longer.time_to(c_new)
         ratios.append(t_same / t_new if t_same is not None else np.nan)
         print(f"    trial {t}: Newton {1e3 * t_new:6.1f} ms ({new.n_iter} it, "

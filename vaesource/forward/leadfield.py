@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .. import _mne_compat
 from ..utils import logger
 from ._utils import use_log_level
 
@@ -208,8 +209,6 @@ def leadfield_from_forward(
     missing ones (MNE would drop them silently).
     """
     import mne
-    from mne.minimum_norm.inverse import _prepare_forward
-    from mne.utils.check import _check_depth
 
     if not isinstance(forward, mne.Forward):
         raise ValueError(
@@ -248,7 +247,7 @@ def leadfield_from_forward(
                 "covariance (mne.make_ad_hoc_cov)."
             )
             noise_cov = mne.make_ad_hoc_cov(info, verbose=False)
-        depth_opts = _check_depth(depth, "depth_sparse")
+        depth_opts = _mne_compat.check_depth(depth)
         (
             fwd,
             gain_info,
@@ -259,16 +258,15 @@ def leadfield_from_forward(
             _,
             noise_cov_prep,
             whitener,
-        ) = _prepare_forward(
+        ) = _mne_compat.prepare_forward(
             forward,
             info,
             noise_cov,
-            fixed,
-            loose,
-            rank,
-            pca,
-            use_cps=True,
-            **depth_opts,
+            fixed=fixed,
+            loose=loose,
+            rank=rank,
+            pca=pca,
+            depth_opts=depth_opts,
         )
     n_orient = 1 if mne.forward.is_fixed_orient(fwd) else 3
     n_rank = int(np.sum(noise_cov_prep["eig"] > 0))

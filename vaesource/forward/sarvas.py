@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
+from .. import _mne_compat
 from ..utils import _check_array, _check_option, _check_positive, logger
 from ._utils import use_log_level
 
@@ -120,7 +121,6 @@ def meg_coils(
         Integration points, normals, weights and channel index.
     """
     import mne
-    from mne.forward._make_forward import _prep_meg_channels
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
     if not isinstance(info, mne.Info):
@@ -134,22 +134,16 @@ def meg_coils(
             "computes magnetic fields only (use mne.make_forward_solution "
             "for EEG)."
         )
-    sensors = _prep_meg_channels(
-        info,
-        accuracy=accuracy,
-        ignore_ref=ignore_ref,
-        head_frame=head_frame,
-        verbose=False,
+    sensors = _mne_compat.prep_meg_channels(
+        info, accuracy=accuracy, ignore_ref=ignore_ref, head_frame=head_frame
     )
     return _coils_from_prep(sensors, "head" if head_frame else "meg")
 
 
 def _coils_from_prep(sensors, coord_frame):
     """MEGCoils from the sensor dict of MNE's ``_prep_meg_channels``."""
-    from mne.forward._compute_forward import _concatenate_coils
-
     defs = sensors["defs"]
-    rmags, cosmags, ws, bins = _concatenate_coils(defs)
+    rmags, cosmags, ws, bins = _mne_compat.concatenate_coils(defs)
     picks = sensors["post_picks"]
     return MEGCoils(
         rr=np.asarray(rmags, float),
@@ -532,10 +526,7 @@ def _make_sphere_forward(
     sphere-model potentials.
     """
     import mne
-    from mne.forward._compute_forward import _compute_forwards
-    from mne.forward._make_forward import _prepare_for_forward, _to_forward_dict
-    from mne.forward.forward import _merge_fwds
-    from mne.transforms import Transform, _get_trans
+    from mne.transforms import Transform
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
     if not isinstance(info, mne.Info):
@@ -563,7 +554,7 @@ def _make_sphere_forward(
             f"The 'origin' parameter must have shape (3,), got {origin.shape}."
         )
     with use_log_level(verbose):
-        mri_head_t, trans = _get_trans(trans)
+        mri_head_t, trans = _mne_compat.get_trans(trans)
         prep_trans = mri_head_t
         if eeg_sphere is None:
             # A sphere without shells: MNE's MEG-only sphere model. Reusing
@@ -578,7 +569,7 @@ def _make_sphere_forward(
             # it sources already in head coordinates and an identity
             # transform, check them here, and restore the transform after.
             src = src.copy()
-            src._transform_to("head", mri_head_t)
+            _mne_compat.transform_src_to(src, "head", mri_head_t)
             prep_trans = Transform("mri", "head", np.eye(4))
             inner = eeg_sphere["layers"][0]["rad"]
             src_rr = np.concatenate([s["rr"][s["vertno"]] for s in src])
@@ -589,16 +580,12 @@ def _make_sphere_forward(
                     f"innermost shell ({1e3 * inner:.1f} mm) of the EEG sphere "
                     "model."
                 )
-        sensors, rr, _, update_kwargs, bem = _prepare_for_forward(
+        sensors, rr, _, update_kwargs, bem = _mne_compat.prepare_for_forward(
             src,
             prep_trans,
             info,
             bem,
-            0.0,
-            1,
-            bem_extra="instance of ConductorModel",
             trans=trans,
-            info_extra="instance of Info",
             meg=n_meg > 0,
             eeg=eeg_sphere is not None,
             ignore_ref=ignore_ref,
@@ -613,19 +600,17 @@ def _make_sphere_forward(
                 len(coils.out_names),
             )
             G = coil_gain(rr, coils, origin=origin, radius=radius)
-            fwds["meg"] = _to_forward_dict(G.T, coils.out_names)
+            fwds["meg"] = _mne_compat.to_forward_dict(G.T, coils.out_names)
         if "eeg" in sensors:
             logger.info(
                 "MNE sphere model for %d EEG channels", len(sensors["eeg"]["ch_names"])
             )
-            B = _compute_forwards(
-                rr, bem=bem, sensors={"eeg": sensors["eeg"]}, n_jobs=1
-            )["eeg"]
-            fwds["eeg"] = _to_forward_dict(B, sensors["eeg"]["ch_names"])
-        fwd = _merge_fwds(fwds, verbose=False)
+            B = _mne_compat.compute_eeg_forward(rr, bem, sensors["eeg"])
+            fwds["eeg"] = _mne_compat.to_forward_dict(B, sensors["eeg"]["ch_names"])
+        fwd = _mne_compat.merge_fwds(fwds)
         update_kwargs["mri_head_t"] = mri_head_t
         fwd.update(**update_kwargs)
-        with fwd["info"]._unlock():
+        with _mne_compat.unlocked(fwd["info"]):
             fwd["info"]["mri_head_t"] = mri_head_t
     return fwd
 

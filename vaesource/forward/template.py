@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _mne_compat
 from ..utils import logger
 
 HEMIS = ("lh", "rh")
@@ -123,11 +124,10 @@ def ico_use_tris(grade: int, sphere_rr: np.ndarray) -> np.ndarray:
     use_tris : array of int, shape (20 * 4**grade, 3)
         Triangles whose vertices are all below ``10 * 4**grade + 2``.
     """
-    from mne.surface import _get_ico_surface
     from scipy.spatial import cKDTree
 
     n_use = 10 * 4**grade + 2
-    ico = _get_ico_surface(grade)
+    ico = _mne_compat.get_ico_surface(grade)
     sph = sphere_rr / np.linalg.norm(sphere_rr, axis=1, keepdims=True)
     ico_rr = ico["rr"] / np.linalg.norm(ico["rr"], axis=1, keepdims=True)
     dist, mmap = cKDTree(sph).query(ico_rr)
@@ -229,7 +229,6 @@ def fit_template_sphere(src_rr_head: np.ndarray, trans):
         The fitted inner-skull radius and scalp radius, for the record.
     """
     import mne
-    from mne.bem import _fit_sphere
 
     mri_head = np.linalg.inv(trans["trans"])
     fs_dir = _mne_data_dir() / "fsaverage"
@@ -237,7 +236,7 @@ def fit_template_sphere(src_rr_head: np.ndarray, trans):
     scalp = _read_bem_surface(fs_dir / "fsaverage-head.fif")
     inner_rr = mne.transforms.apply_trans(mri_head, inner["rr"])
     scalp_rr = mne.transforms.apply_trans(mri_head, scalp["rr"])
-    inner_radius, r0 = _fit_sphere(inner_rr)
+    inner_radius, r0 = _mne_compat.fit_sphere(inner_rr)
     # the face and neck are far from any sphere: use the scalp above the
     # lowest inner-skull level only
     upper = scalp_rr[scalp_rr[:, 2] > r0[2] - inner_radius / 4]
@@ -325,13 +324,12 @@ def helmet_dev_head_t(trans):
     closest sensor, as in a typical VectorView recording.
     """
     import mne
-    from mne.bem import _fit_sphere
 
     helmet_rr, _, _ = read_helmet()
-    _, helmet_center = _fit_sphere(helmet_rr)
+    _, helmet_center = _mne_compat.fit_sphere(helmet_rr)
     scalp = _read_bem_surface(_mne_data_dir() / "fsaverage" / "fsaverage-head.fif")
     scalp_rr = mne.transforms.apply_trans(np.linalg.inv(trans["trans"]), scalp["rr"])
-    _, head_center = _fit_sphere(scalp_rr[scalp_rr[:, 2] > 0])
+    _, head_center = _mne_compat.fit_sphere(scalp_rr[scalp_rr[:, 2] > 0])
     mat = np.eye(4)
     mat[:3, 3] = head_center - helmet_center
     return mne.transforms.Transform("meg", "head", mat)
@@ -380,7 +378,7 @@ def make_meg_info(dev_head_t, n_sites: int = N_MEG_SITES, *, sfreq: float = 1000
         ch["loc"][:12] = loc
         ch["coil_type"] = coil
         ch["coord_frame"] = FIFF.FIFFV_COORD_DEVICE
-    with info._unlock():
+    with _mne_compat.unlocked(info):
         info["dev_head_t"] = dev_head_t
     return info
 
@@ -429,7 +427,7 @@ def make_eeg_info(r0, radius, *, sfreq: float = 1000.0):
         pos = ch["loc"][:3] - r0
         ch["loc"][:3] = r0 + radius * pos / np.linalg.norm(pos)
     # keep the digitisation consistent with the channel positions
-    with info._unlock():
+    with _mne_compat.unlocked(info):
         for dig in info["dig"] or []:
             if dig["kind"] == mne.io.constants.FIFF.FIFFV_POINT_EEG:
                 pos = dig["r"] - r0
@@ -449,7 +447,7 @@ def merge_infos(meg_info, eeg_info):
         meg_info["sfreq"],
         meg_info.get_channel_types() + eeg_info.get_channel_types(),
     )
-    with info._unlock():
+    with _mne_compat.unlocked(info):
         all_chs = meg_info["chs"] + eeg_info["chs"]
         for ch, src_ch in zip(info["chs"], all_chs, strict=True):
             ch.update(
@@ -461,7 +459,7 @@ def merge_infos(meg_info, eeg_info):
         info["dev_head_t"] = meg_info["dev_head_t"]
         info["dig"] = eeg_info["dig"]
         info["projs"] = list(eeg_info["projs"])
-    info._check_consistency()
+    _mne_compat.check_info_consistency(info)
     return info
 
 

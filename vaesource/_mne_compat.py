@@ -1,0 +1,282 @@
+"""The one door to MNE-Python's private API.
+
+vaesource reuses a few of MNE's internal functions so that its forward
+models, gains and source estimates are built by MNE's own code and stay
+comparable with MNE's solvers. Those functions carry no stability promise:
+this module is the only place in vaesource that names them (a test checks
+that), each behind one small function that says what vaesource needs from
+it, and ``tests/test_mne_compat.py`` checks each entry against MNE's public
+API, so that an MNE release that changes one fails there with a clear
+message. Where the private API differs between the MNE versions that
+``pyproject.toml`` allows, both are handled here.
+
+Everything MNE is imported inside the functions: importing vaesource stays
+cheap.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+
+# -------------------------------------------------------------- objects ---
+@contextmanager
+def unlocked(info):
+    """Context in which the protected fields of ``info`` can be set.
+
+    MNE locks fields such as ``sfreq``, ``dev_head_t`` and ``dig`` of an
+    :class:`mne.Info` against direct assignment (``Info._unlock``).
+    """
+    with info._unlock():
+        yield info
+
+
+def check_info_consistency(info):
+    """Raise if ``info`` is inconsistent (``Info._check_consistency``)."""
+    info._check_consistency()
+
+
+def transform_src_to(src, coord_frame, mri_head_t):
+    """Move the source spaces ``src`` to ``coord_frame`` in place.
+
+    ``SourceSpaces._transform_to`` exists only since MNE 1.9; its body, a
+    :func:`mne.transforms.transform_surface_to` per source space, is used
+    on every version.
+
+    Parameters
+    ----------
+    src : mne.SourceSpaces
+        Modified in place, and returned.
+    coord_frame : str
+        ``"head"`` or ``"mri"``.
+    mri_head_t : mne.transforms.Transform
+        The MRI -> head transform.
+    """
+    from mne.transforms import transform_surface_to
+
+    for s in src:
+        transform_surface_to(s, coord_frame, mri_head_t, copy=False)
+    return src
+
+
+def frame_name(coord_frame):
+    """Name of a FIFF coordinate frame (``"head"``), or the value if unknown."""
+    from mne.transforms import _frame_to_str
+
+    return _frame_to_str.get(coord_frame, coord_frame)
+
+
+def get_trans(trans):
+    """The MRI -> head transform from ``trans`` (None: identity).
+
+    Returns ``(mri_head_t, description)`` as ``mne.transforms._get_trans``.
+    """
+    from mne.transforms import _get_trans
+
+    return _get_trans(trans)
+
+
+# -------------------------------------------------------------- geometry ---
+def get_ico_surface(grade):
+    """MNE's icosahedron of subdivision ``grade`` (dict with rr, tris)."""
+    from mne.surface import _get_ico_surface
+
+    return _get_ico_surface(grade)
+
+
+def fit_sphere(points):
+    """Least-squares sphere through ``points``: ``(radius, center)``.
+
+    The linear least-squares fit of ``mne.bem._fit_sphere`` in recent MNE
+    (1.13; MNE 1.8 minimises another cost with COBYLA, which moves the
+    centre by a fraction of a millimetre), written out so that the template
+    head is the same on every MNE version.
+    """
+    points = np.asarray(points, dtype=float)
+    A = np.c_[2 * points, np.ones((len(points), 1))]
+    b = (points**2).sum(axis=1)
+    x, _, _, _ = np.linalg.lstsq(A, b, rcond=1e-6)
+    origin = x[:3]
+    radius = np.sqrt(x[0] ** 2 + x[1] ** 2 + x[2] ** 2 + x[3])
+    return radius, origin
+
+
+# --------------------------------------------------------------- forward ---
+def prep_meg_channels(info, *, accuracy, ignore_ref, head_frame):
+    """MNE's MEG coil definitions for ``info`` (``_prep_meg_channels``).
+
+    A dict with ``defs`` (one coil definition per channel), ``compensator``
+    and ``post_picks``, as MNE's forward modelling uses them.
+    """
+    from mne.forward._make_forward import _prep_meg_channels
+
+    return _prep_meg_channels(
+        info,
+        accuracy=accuracy,
+        ignore_ref=ignore_ref,
+        head_frame=head_frame,
+        verbose=False,
+    )
+
+
+def concatenate_coils(defs):
+    """Integration points of coil definitions: ``(rmags, cosmags, ws, bins)``."""
+    from mne.forward._compute_forward import _concatenate_coils
+
+    return _concatenate_coils(defs)
+
+
+def prepare_for_forward(src, mri_head_t, info, bem, *, trans, meg, eeg, ignore_ref):
+    """MNE's preparation of a forward computation (``_prepare_for_forward``).
+
+    Returns ``(sensors, rr, info, update_kwargs, bem)``: sensors by kind,
+    source positions (head coordinates) and the fields of the Forward.
+    """
+    from mne.forward._make_forward import _prepare_for_forward
+
+    return _prepare_for_forward(
+        src,
+        mri_head_t,
+        info,
+        bem,
+        0.0,
+        1,
+        bem_extra="instance of ConductorModel",
+        trans=trans,
+        info_extra="instance of Info",
+        meg=meg,
+        eeg=eeg,
+        ignore_ref=ignore_ref,
+    )
+
+
+def compute_eeg_forward(rr, bem, eeg_sensors):
+    """EEG gain (n_sources * 3, n_channels) of MNE's ``_compute_forwards``."""
+    from mne.forward._compute_forward import _compute_forwards
+
+    return _compute_forwards(rr, bem=bem, sensors={"eeg": eeg_sensors}, n_jobs=1)[
+        "eeg"
+    ]
+
+
+def to_forward_dict(gain, names):
+    """A free-orientation forward dict (head frame) from ``gain`` (3 n_src, n_ch)."""
+    from mne.forward._make_forward import _to_forward_dict
+
+    return _to_forward_dict(gain, names)
+
+
+def merge_fwds(fwds):
+    """One :class:`mne.Forward` from the dicts of ``fwds`` (``"meg"``, ``"eeg"``)."""
+    from mne.forward.forward import _merge_fwds
+
+    return _merge_fwds(fwds, verbose=False)
+
+
+def check_depth(depth):
+    """Depth-weighting options of MNE's sparse solvers for ``depth``."""
+    from mne.utils.check import _check_depth
+
+    return _check_depth(depth, "depth_sparse")
+
+
+def prepare_forward(forward, info, noise_cov, *, fixed, loose, rank, pca, depth_opts):
+    """MNE's whitened, depth-weighted gain (``minimum_norm._prepare_forward``).
+
+    The code path of ``mne.inverse_sparse.mxne_inverse._prepare_gain``.
+    Returns ``(forward, gain_info, gain, depth_prior, orient_prior,
+    source_weighting, trace_GRGT, noise_cov, whitener)``.
+    """
+    from mne.minimum_norm.inverse import _prepare_forward
+
+    return _prepare_forward(
+        forward, info, noise_cov, fixed, loose, rank, pca, use_cps=True, **depth_opts
+    )
+
+
+# -------------------------------------------------------------- inverses ---
+def check_reference(inst):
+    """Raise if ``inst`` has EEG without an average-reference projector."""
+    from mne.minimum_norm.inverse import _check_reference
+
+    _check_reference(inst)
+
+
+def check_ori(pick_ori, forward):
+    """Raise if ``pick_ori`` does not suit ``forward`` (as MNE's sparse solvers)."""
+    from mne.inverse_sparse.mxne_inverse import _check_ori
+
+    _check_ori(pick_ori, forward)
+
+
+def compute_residual(forward, evoked, X, active_set, info):
+    """``evoked`` less the data explained by ``X`` on ``active_set``."""
+    from mne.inverse_sparse.mxne_inverse import _compute_residual
+
+    return _compute_residual(forward, evoked, X, active_set, info)
+
+
+def make_sparse_stc(X, active_set, forward, tmin, tstep, *, pick_ori=None):
+    """A source estimate with the rows ``X`` at the source indices ``active_set``."""
+    from mne.inverse_sparse.mxne_inverse import _make_sparse_stc
+
+    return _make_sparse_stc(
+        X,
+        active_set,
+        forward,
+        tmin,
+        tstep,
+        active_is_idx=True,
+        pick_ori=pick_ori,
+        verbose=False,
+    )
+
+
+def make_dipoles_sparse(X, active_set, forward, tmin, tstep, M, gain_active):
+    """One :class:`mne.Dipole` per active source, as MNE's sparse solvers."""
+    from mne.inverse_sparse.mxne_inverse import _make_dipoles_sparse
+
+    return _make_dipoles_sparse(
+        X, active_set, forward, tmin, tstep, M, gain_active, active_is_idx=True
+    )
+
+
+def gamma_map_opt(M, G, alpha, **kwargs):
+    """MNE's gamma-MAP array kernel: ``(X, active_set)`` (``_gamma_map_opt``)."""
+    from mne.inverse_sparse._gamma_map import _gamma_map_opt
+
+    return _gamma_map_opt(M, G, alpha, **kwargs)
+
+
+@contextmanager
+def observe_gamma_map_svds(callback):
+    """Context in which ``callback(out)`` sees every SVD of MNE's gamma-MAP.
+
+    The gamma-MAP kernel computes one SVD of the model covariance per
+    iteration (``_safe_svd`` in ``mne.inverse_sparse._gamma_map``);
+    ``out`` is its ``(U, S, Vh)``, returned unchanged to the kernel after
+    ``callback`` returns. The benchmark traces cost (18) this way.
+    """
+    from unittest import mock
+
+    import mne.inverse_sparse._gamma_map as gm
+
+    real = gm._safe_svd
+
+    def spy(A, *args, **kwargs):
+        out = real(A, *args, **kwargs)
+        callback(out)
+        return out
+
+    with mock.patch.object(gm, "_safe_svd", spy):
+        yield
+
+
+# ----------------------------------------------------------------- other ---
+def compare_version(version_a, operator, version_b):
+    """``version_a operator version_b`` as MNE compares dataset versions."""
+    from mne.fixes import _compare_version
+
+    return _compare_version(version_a, operator, version_b)
