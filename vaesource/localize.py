@@ -671,20 +671,10 @@ def _parse_min_evidence(min_evidence):
                 "are a number >= 0, 'auto' and 'none', but got "
                 f"{min_evidence!r} instead."
             ) from None
-    if min_evidence is None:
-        return None
-    if isinstance(min_evidence, (bool, np.bool_)) or not isinstance(
-            min_evidence, (int, float, np.integer, np.floating)):
-        raise ValueError(
-            "The 'min_evidence' parameter must be a number >= 0, 'auto' or "
-            f"None, got {min_evidence!r}."
-        )
-    if not (np.isfinite(min_evidence) and min_evidence >= 0):
-        raise ValueError(
-            "The 'min_evidence' parameter must be a finite number >= 0, got "
-            f"{min_evidence!r}."
-        )
-    return float(min_evidence)
+    from .solvers.vae import _check_min_evidence
+
+    # numbers are checked as full_vae checks them (TypeError for a wrong type)
+    return _check_min_evidence(min_evidence, 2)
 
 
 def _noise_summary(result, mode):
