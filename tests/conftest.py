@@ -58,6 +58,17 @@ def template_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def heads(template_cache):
+    """The MEG template heads ``(ico3, ico4)``: inversion and simulation grids."""
+    from vaesource.datasets import template
+
+    return (
+        template("ico3", sensors="meg", cache_dir=template_cache),
+        template("ico4", sensors="meg", cache_dir=template_cache),
+    )
+
+
+@pytest.fixture(scope="session")
 def small_template(template_cache):
     """The ico3 template with MEG and EEG (1284 sources, 306 + 86 channels)."""
     from vaesource.datasets import template

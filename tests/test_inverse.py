@@ -14,16 +14,6 @@ from vaesource.solvers import cost_full
 
 
 @pytest.fixture(scope="module")
-def heads(template_cache):
-    from vaesource.datasets import template
-
-    return (
-        template("ico3", sensors="meg", cache_dir=template_cache),
-        template("ico4", sensors="meg", cache_dir=template_cache),
-    )
-
-
-@pytest.fixture(scope="module")
 def sim(heads):
     """Two cortical sources, off the ico3 inversion grid, nave = 4."""
     coarse, fine = heads

@@ -12,16 +12,6 @@ from vaesource.solvers import auto_min_evidence
 
 
 @pytest.fixture(scope="module")
-def heads(template_cache):
-    from vaesource.datasets import template
-
-    return (
-        template("ico3", sensors="meg", cache_dir=template_cache),
-        template("ico4", sensors="meg", cache_dir=template_cache),
-    )
-
-
-@pytest.fixture(scope="module")
 def sim(heads):
     coarse, fine = heads
     return cortical_evoked(fine, 2, snr=3.0, seed=11, inverse_template=coarse,
