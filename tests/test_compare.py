@@ -4,7 +4,7 @@ import mne
 import numpy as np
 import pytest
 
-from vaesource._cortical import cortical_evoked
+from vaesource.simulation import cortical_evoked
 from vaesource.compare import Comparison, compare, mxne_noise_alpha
 from vaesource.metrics import localization_error, stc_sources
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mne.io.constants import FIFF
 
-from vaesource._cortical import cortical_evoked
+from vaesource.simulation import cortical_evoked
 from vaesource.inverse import apply_vae_inverse, scale_noise_cov
 from vaesource.metrics import localization_error, precision_recall, stc_sources
 from vaesource.solvers import cost_full

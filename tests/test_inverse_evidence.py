@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from vaesource import apply_vae_inverse
-from vaesource._cortical import cortical_evoked
+from vaesource.simulation import cortical_evoked
 from vaesource.evidence import SourceTable, credible_interval
 from vaesource.metrics import precision_recall, stc_sources
 from vaesource.solvers import auto_min_evidence

@@ -137,7 +137,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     """
     import mne
 
-    from ._cortical import cortical_evoked
+    from .simulation import cortical_evoked
     from .benchmark.cortical import CorticalSettings
     from .compare import compare
     from .datasets import template

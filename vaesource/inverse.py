@@ -24,6 +24,7 @@ from .utils import (
     _check_option,
     _check_positive,
     logger,
+    scale_noise_cov,
     use_log_level,
     warn,
 )
@@ -409,29 +410,6 @@ def _name_noise(result, lf, learn_noise):
                             for i in range(lf.n_channels)})
             res.info["noise_var"] = {
                 t: float(v) for t, v in zip(types, res.info["noise_var"])}
-
-
-def scale_noise_cov(noise_cov, nave):
-    """Noise covariance of an average of ``nave`` trials (``cov / nave``).
-
-    Parameters
-    ----------
-    noise_cov : mne.Covariance
-        Single-trial noise covariance.
-    nave : float
-        Number of averaged trials, > 0.
-
-    Returns
-    -------
-    cov : mne.Covariance
-        A scaled copy (its eigen-decomposition, when present, scaled too).
-    """
-    nave = _check_positive("nave", nave)
-    cov = noise_cov.copy()
-    cov["data"] = cov["data"] / nave
-    if cov.get("eig", None) is not None:
-        cov["eig"] = cov["eig"] / nave
-    return cov
 
 
 def _check_inputs(evoked, forward, noise_cov, tmin, tmax):

@@ -105,6 +105,29 @@ def _check_random_state(seed):
     return np.random.default_rng(seed)
 
 
+def scale_noise_cov(noise_cov, nave):
+    """Noise covariance of an average of ``nave`` trials (``cov / nave``).
+
+    Parameters
+    ----------
+    noise_cov : mne.Covariance
+        Single-trial noise covariance.
+    nave : float
+        Number of averaged trials, > 0.
+
+    Returns
+    -------
+    cov : mne.Covariance
+        A scaled copy (its eigen-decomposition, when present, scaled too).
+    """
+    nave = _check_positive("nave", nave)
+    cov = noise_cov.copy()
+    cov["data"] = cov["data"] / nave
+    if cov.get("eig", None) is not None:
+        cov["eig"] = cov["eig"] / nave
+    return cov
+
+
 class use_log_level:
     """Context manager setting the vaesource log level for one call.
 

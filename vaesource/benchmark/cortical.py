@@ -115,7 +115,7 @@ def run_trial(n_sources, snr, trial, methods=METHODS, seed=0, settings=None):
     """
     from threadpoolctl import threadpool_limits
 
-    from .._cortical import cortical_evoked
+    from ..simulation import cortical_evoked
     from ..compare import compare
     from ..metrics import emd, localization_error, precision_recall, stc_sources
     from ..utils import ConvergenceWarning

@@ -1,4 +1,4 @@
-"""Simulated problems with a known row-sparse truth, including the paper's."""
+"""The paper's simultaneous sparse approximation problems (figure 2)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from .utils import _check_int, _check_option, _check_positive, _check_random_state
+from ..utils import _check_int, _check_option, _check_positive, _check_random_state
 
 SETTINGS = ("unit", "jeffreys", "meg", "noisy")
 NOISELESS_GAMMA = 1e-10
@@ -70,7 +70,7 @@ class PaperProblem:
         sqrt(noise_var) / 2``. Noiseless: the equality-constrained problem
         is approximated with ``alpha = 1e-6 * alpha_max``.
         """
-        from .solvers import alpha_max
+        from ..solvers import alpha_max
 
         if self.noiseless:
             return 1e-6 * alpha_max(self.M, self.G)
@@ -173,7 +173,7 @@ def paper_problem(
     rng = _check_random_state(seed)
 
     if setting == "meg":
-        from .forward import meg_dictionary
+        from ..forward import meg_dictionary
 
         G = meg_dictionary(n_sensors, n_sources, seed=rng)
     else:
@@ -202,6 +202,4 @@ def paper_problem(
     )
 
 
-from ._cortical import CorticalSimulation, cortical_evoked  # noqa: E402
-
-__all__ = ["PaperProblem", "paper_problem", "CorticalSimulation", "cortical_evoked"]
+__all__ = ["PaperProblem", "paper_problem"]

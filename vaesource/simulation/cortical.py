@@ -12,8 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _mne_compat
-from .utils import _check_int, _check_positive, _check_random_state, logger
+from .. import _mne_compat
+from ..utils import (
+    _check_int,
+    _check_positive,
+    _check_random_state,
+    logger,
+    scale_noise_cov,
+    use_log_level,
+)
 
 
 @dataclass(repr=False)
@@ -181,8 +188,6 @@ def cortical_evoked(
     import mne
     from mne.simulation import simulate_evoked
 
-    from .utils import use_log_level
-
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
     nave = _check_int("nave", nave, min_value=1)
@@ -225,8 +230,7 @@ def cortical_evoked(
         )
         clean = mne.apply_forward(fwd, stc, info, use_cps=True, verbose=False)
 
-        cov_avg = noise_cov.copy()
-        cov_avg["data"] = cov_avg["data"] / nave
+        cov_avg = scale_noise_cov(noise_cov, nave)
         W, _, rank = mne.cov.compute_whitener(
             cov_avg, info, return_rank=True, verbose=False
         )
@@ -261,3 +265,6 @@ def cortical_evoked(
         snr=snr,
         seed=seed if not isinstance(seed, np.random.Generator) else None,
     )
+
+
+__all__ = ["CorticalSimulation", "cortical_evoked"]
