@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from vaesource.datasets import _cache_files, cache_path, template
+from vaesource.datasets import cache_path, template
 from vaesource.forward import dictionary as dictionary_module
 from vaesource.forward import meg_dictionary, sarvas_field
-from vaesource.forward.template import ico_use_tris, read_fsaverage5
+from vaesource.forward.template._geometry import ico_use_tris, read_fsaverage5
+from vaesource.forward.template._head import _cache_files
 
 
 def test_template_contents(small_template):

@@ -140,7 +140,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     from .simulation import cortical_evoked
     from .benchmark.cortical import CorticalSettings
     from .compare import compare
-    from .datasets import template
+    from .forward.template import template
     from .metrics import localization_error, precision_recall, stc_sources
 
     from .viz._render import COLOR_BY

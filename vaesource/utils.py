@@ -133,27 +133,42 @@ class use_log_level:
 
     ``verbose`` follows MNE: None keeps the current level; True means
     "info", False "warning"; a level name or number is used as is.
+
+    With ``quiet_mne=True``, MNE's logger is also kept at WARNING inside the
+    block unless vaesource logs at DEBUG: MNE's forward and whitening
+    machinery log dozens of lines per call that mean nothing to a vaesource
+    user.
     """
 
-    def __init__(self, verbose=None):
+    def __init__(self, verbose=None, *, quiet_mne=False):
         self.verbose = verbose
+        self.quiet_mne = quiet_mne
         self._old = None
+        self._mne_ctx = None
 
     def __enter__(self):
-        if self.verbose is None:
-            return self
-        level = self.verbose
-        if isinstance(level, bool):
-            level = "INFO" if level else "WARNING"
-        if isinstance(level, str):
-            level = level.upper()
-        self._old = logger.level
-        logger.setLevel(level)
+        if self.verbose is not None:
+            level = self.verbose
+            if isinstance(level, bool):
+                level = "INFO" if level else "WARNING"
+            if isinstance(level, str):
+                level = level.upper()
+            self._old = logger.level
+            logger.setLevel(level)
+        if self.quiet_mne and not logger.isEnabledFor(logging.DEBUG):
+            import mne
+
+            self._mne_ctx = mne.utils.use_log_level("WARNING")
+            self._mne_ctx.__enter__()
         return self
 
     def __exit__(self, *exc):
+        if self._mne_ctx is not None:
+            self._mne_ctx.__exit__(*exc)
+            self._mne_ctx = None
         if self._old is not None:
             logger.setLevel(self._old)
+            self._old = None
         return False
 
 

@@ -91,7 +91,7 @@ class CorticalSettings:
 
 
 def _heads(settings):
-    from ..datasets import template
+    from ..forward.template import template
 
     return (
         template(settings.sim_spacing, sensors="meg", cache_dir=settings.cache_dir),

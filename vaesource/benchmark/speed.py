@@ -224,7 +224,7 @@ def volume_problem(data=None, cov="test"):
 def cortical_problems(n_trials, inv_spacing="ico3", snr=3.0, seed=0):
     """Simulated responses on the template head, 1, 2, 3, 5 sources in turn."""
     from ..simulation import cortical_evoked
-    from ..datasets import template
+    from ..forward.template import template
 
     sim_spacing = {"ico3": "ico4", "ico4": "ico5"}[inv_spacing]
     fine, coarse = template(sim_spacing), template(inv_spacing)

@@ -141,7 +141,7 @@ def _cached_dictionary(n_sensors, n_sources, seed, cache_dir):
 
 
 def _compute_dictionary(n_sensors, n_sources, seed, cache_dir):
-    from .template import _farthest_point_order
+    from .template._geometry import _farthest_point_order
 
     geo = _geometry(_key(cache_dir))
     n_cand = len(geo["src_rr"])
@@ -185,8 +185,9 @@ def _geometry(cache_dir):
     """Candidate sources and magnetometer coils, from a small cache file."""
     import mne
 
-    from ..datasets import _atomic_write, cache_path
-    from . import template as tgeo
+    from ..utils import _atomic_write
+    from .template import _geometry as tgeo
+    from .template import cache_path, template
 
     fname = cache_path(cache_dir) / (
         f"meg-dictionary-v{_DICT_VERSION}-mne{mne.__version__}.npz"
@@ -197,8 +198,6 @@ def _geometry(cache_dir):
                 return {key: npz[key] for key in npz.files}
         except Exception as exc:  # corrupt file: rebuild
             logger.warning("Rebuilding %s (%s)", fname, exc)
-    from ..datasets import template
-
     tmpl = template(_SPACING, sensors="meg", cache_dir=cache_dir)
     info = tmpl.info
     # magnetometers on all helmet sites (the template uses the first 102)

@@ -24,8 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _mne_compat
-from ..utils import logger
-from ._utils import use_log_level
+from ..utils import logger, use_log_level
 
 
 @dataclass(frozen=True, repr=False)
@@ -238,7 +237,7 @@ def leadfield_from_forward(
             f"The 'fixed' parameter must be True, False or 'auto', got {fixed!r}."
         )
 
-    with use_log_level(verbose):
+    with use_log_level(verbose, quiet_mne=True):
         ch_names = _check_channels(forward, info, noise_cov)
         info = mne.pick_info(info, [info["ch_names"].index(c) for c in ch_names])
         if noise_cov is None:

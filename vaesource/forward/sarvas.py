@@ -27,8 +27,13 @@ from numpy.typing import ArrayLike
 from scipy import sparse
 
 from .. import _mne_compat
-from ..utils import _check_array, _check_option, _check_positive, logger
-from ._utils import use_log_level
+from ..utils import (
+    _check_array,
+    _check_option,
+    _check_positive,
+    logger,
+    use_log_level,
+)
 
 _MAG_FACTOR = 1e-7  # mu_0 / (4 pi), in T m / A
 # A dipole this close to the centre of symmetry is radial whatever its
@@ -553,7 +558,7 @@ def _make_sphere_forward(
         raise ValueError(
             f"The 'origin' parameter must have shape (3,), got {origin.shape}."
         )
-    with use_log_level(verbose):
+    with use_log_level(verbose, quiet_mne=True):
         mri_head_t, trans = _mne_compat.get_trans(trans)
         prep_trans = mri_head_t
         if eeg_sphere is None:

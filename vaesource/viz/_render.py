@@ -87,9 +87,9 @@ def _verbose(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from ..forward._utils import use_log_level
+        from ..utils import use_log_level
 
-        with use_log_level(kwargs.get("verbose")):
+        with use_log_level(kwargs.get("verbose"), quiet_mne=True):
             return func(*args, **kwargs)
 
     return wrapper

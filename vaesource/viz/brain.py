@@ -134,7 +134,7 @@ def _read_freesurfer(subject, subjects_dir, surface):
 
 def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
     """(surfaces {hemi: (rr, tris)}, curvature {hemi: array} | None)."""
-    from ..datasets import Template
+    from ..forward.template import Template
 
     if surfaces is None and subject is not None:
         has_dir = subjects_dir is not None or os.environ.get("SUBJECTS_DIR")
@@ -143,7 +143,7 @@ def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
         if has_dir or subject not in ("fsaverage", "fsaverage5"):
             return _read_freesurfer(subject, subjects_dir, surface)
     if surfaces is None:
-        from ..datasets import template
+        from ..forward.template import template
 
         surfaces = template("ico3", sensors="meg", verbose=False)
     if isinstance(surfaces, Template):

@@ -277,7 +277,7 @@ def plot_volume_sources(
         raise ValueError(f"The 'opacity' parameter must be in (0, 1], got {opacity!r}.")
     if template is None and (isinstance(surface, str) or (
             isinstance(surface, list) and any(isinstance(s, str) for s in surface))):
-        from ..datasets import template as load_template
+        from ..forward.template import template as load_template
 
         template = load_template("ico3", sensors="meg", verbose=False)
     glass = _resolve_glass(surface, template)

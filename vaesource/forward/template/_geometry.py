@@ -18,8 +18,8 @@ it works offline:
 - EEG: the 10-10 positions of MNE's ``standard_1020`` montage (named
   ``colin27_1020`` since MNE 1.13), in fsaverage coordinates.
 
-:mod:`vaesource.datasets` assembles and caches these pieces; this module only
-computes them.
+:mod:`vaesource.forward.template` assembles and caches these pieces; this
+module only computes them.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import _mne_compat
-from ..utils import logger
+from ... import _mne_compat
+from ...utils import logger
 
 HEMIS = ("lh", "rh")
 _NILEARN_HEMI = {"lh": "left", "rh": "right"}
@@ -479,7 +479,7 @@ def make_template_forward(info, src, trans, r0, head_radius):
     """
     import mne
 
-    from .sarvas import _make_sphere_forward
+    from ..sarvas import _make_sphere_forward
 
     sphere = mne.make_sphere_model(r0=r0, head_radius=head_radius, verbose=False)
     fwd = _make_sphere_forward(info, src, origin=r0, trans=trans, eeg_sphere=sphere)
