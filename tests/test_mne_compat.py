@@ -156,7 +156,8 @@ def test_fit_sphere():
     radius, origin = compat.fit_sphere(points)
     assert_allclose(radius, 0.085, rtol=1e-12)
     assert_allclose(origin, center, atol=1e-12)
-    radius_mne, origin_mne = _fit_sphere(points)  # MNE's, of any version
+    with mne.utils.use_log_level("warning"):  # MNE 1.8 prints COBYLA's result
+        radius_mne, origin_mne = _fit_sphere(points)  # MNE's, of any version
     assert_allclose(radius_mne, radius, rtol=1e-4, err_msg=_CHANGED)
     assert_allclose(origin_mne, origin, atol=1e-5, err_msg=_CHANGED)
 
@@ -347,6 +348,42 @@ def test_observe_gamma_map_svds():
     # the SVD of the (symmetric) model covariance alpha I + G Gamma G^T
     assert U.shape == (10, 10) and S.shape == (10,)
     assert np.all(S >= 1e-3 - 1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:No average EEG reference")
+def test_simulate_evoked(eeg_forward):
+    info, fwd = eeg_forward
+    fwd = _fixed(fwd)
+    vertices = [fwd["src"][0]["vertno"]]
+    data = np.zeros((fwd["nsource"], 4))
+    data[2] = 1e-8
+    stc = mne.VolSourceEstimate(data, vertices, 0.0, 1e-3)
+    cov = mne.make_ad_hoc_cov(info, verbose=False)
+    evokeds = [
+        compat.simulate_evoked(
+            fwd, stc, info, cov, nave=5, rng=np.random.default_rng(7)
+        )
+        for _ in range(2)
+    ]
+    assert_array_equal(evokeds[0].data, evokeds[1].data, err_msg=_CHANGED)
+    assert evokeds[0].nave == 5
+    clean = mne.apply_forward(fwd, stc, info, verbose=False)
+    noise = evokeds[0].data - clean.data
+    assert 0 < np.std(noise) < np.std(clean.data), _CHANGED
+    other = compat.simulate_evoked(
+        fwd, stc, info, cov, nave=5, rng=np.random.default_rng(8)
+    )
+    assert not np.allclose(other.data, evokeds[0].data)
+
+
+def test_write_info(tmp_path):
+    fname = tmp_path / "x-info.fif"
+    fname.write_bytes(b"not a fif file")  # replaced
+    info = _mag_info()
+    compat.write_info(fname, info)
+    back = mne.io.read_info(fname, verbose=False)
+    assert back["ch_names"] == info["ch_names"], _CHANGED
+    assert_allclose(back["chs"][3]["loc"], info["chs"][3]["loc"])
 
 
 def test_compare_version():

@@ -275,6 +275,42 @@ def observe_gamma_map_svds(callback):
 
 
 # ----------------------------------------------------------------- other ---
+def simulate_evoked(fwd, stc, info, cov, *, nave, rng):
+    """:func:`mne.simulation.simulate_evoked`, noise drawn from ``rng``.
+
+    ``rng`` (a :class:`numpy.random.Generator`) is passed as ``rng`` in
+    recent MNE (1.13, where ``random_state`` is the legacy name) and as
+    ``random_state`` to MNE 1.8, which has only that.
+    """
+    import inspect
+
+    from mne.simulation import simulate_evoked
+
+    params = inspect.signature(simulate_evoked).parameters
+    key = "rng" if "rng" in params else "random_state"
+    return simulate_evoked(
+        fwd, stc, info, cov, nave=nave, iir_filter=None, use_cps=True,
+        verbose=False, **{key: rng},
+    )
+
+
+def write_info(fname, info):
+    """Write ``info`` to ``fname``, replacing the file if there is one.
+
+    Recent :func:`mne.io.write_info` (1.13) takes ``overwrite`` and refuses
+    to replace a file without it; MNE 1.8's has no such parameter and
+    always replaces.
+    """
+    import inspect
+
+    import mne
+
+    if "overwrite" in inspect.signature(mne.io.write_info).parameters:
+        mne.io.write_info(fname, info, overwrite=True)
+    else:
+        mne.io.write_info(fname, info)
+
+
 def compare_version(version_a, operator, version_b):
     """``version_a operator version_b`` as MNE compares dataset versions."""
     from mne.fixes import _compare_version

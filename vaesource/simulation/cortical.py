@@ -186,7 +186,6 @@ def cortical_evoked(
     sim : CorticalSimulation
     """
     import mne
-    from mne.simulation import simulate_evoked
 
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
@@ -241,10 +240,9 @@ def cortical_evoked(
         # one amplitude scale for all sources keeps their relative strengths
         scale = np.sqrt(snr * noise_power / signal_power)
         stc = stc * scale
-        evoked = simulate_evoked(
-            fwd, stc, info, noise_cov, nave=nave, iir_filter=None,
-            rng=np.random.default_rng(rng.integers(2**63 - 1)), use_cps=True,
-            verbose=False,
+        evoked = _mne_compat.simulate_evoked(
+            fwd, stc, info, noise_cov, nave=nave,
+            rng=np.random.default_rng(rng.integers(2**63 - 1)),
         )
         evoked.comment = f"simulated ({n_sources} source(s), SNR {snr:g})"
         idx = np.array([c[2] for c in order])

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from ... import _mne_compat
 from ...utils import _atomic_write, _check_option, logger, use_log_level
 from . import _geometry as geo
 from ._geometry import HEMIS, SPACINGS
@@ -324,7 +325,7 @@ def _save(tmpl: Template, geometry: dict, files: dict) -> None:
 
     _atomic_write(files["geometry"], write_npz)
     _atomic_write(
-        files["info"], lambda tmp: mne.io.write_info(tmp, tmpl.info, overwrite=True)
+        files["info"], lambda tmp: _mne_compat.write_info(tmp, tmpl.info)
     )
     _atomic_write(
         files["fwd"],
