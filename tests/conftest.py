@@ -80,7 +80,7 @@ def small_template(template_cache):
 def rendering():
     """Off-screen OpenGL for the 3-D renders: skip the test without it, or
     fail when ``VAESOURCE_REQUIRE_RENDERING=1`` (as in CI)."""
-    from vaesource.viz._render import _rendering_available
+    from vaesource.viz._scene import _rendering_available
 
     ok, why = _rendering_available()
     if not ok:

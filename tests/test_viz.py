@@ -470,7 +470,7 @@ def test_colour_bar_label_clear_of_ticks(rendering, small_template, lateral_vert
 
 def test_cortex_shading_is_smooth(small_template):
     """Curvature shading varies smoothly over the mesh (no two-tone bands)."""
-    from vaesource.viz._render import GYRUS_GRAY, SULCUS_GRAY
+    from vaesource.viz._scene import GYRUS_GRAY, SULCUS_GRAY
 
     cortex = _make_cortex(small_template.surfaces["inflated"], "inflated",
                           small_template.sulc)

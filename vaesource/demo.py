@@ -143,7 +143,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     from .forward.template import template
     from .metrics import localization_error, precision_recall, stc_sources
 
-    from .viz._render import COLOR_BY
+    from .viz._scene import COLOR_BY
 
     n_sources = _check_int("n_sources", n_sources, min_value=1)
     snr = _check_positive("snr", snr)
@@ -187,7 +187,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
 
     rendered = False
     if render:
-        from .viz._render import _rendering_available
+        from .viz._scene import _rendering_available
 
         rendered, why = _rendering_available()
         if not rendered:

@@ -441,7 +441,7 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
              n_restarts=1, random_state=None, color_by="amplitude"):
     """Every check of :func:`run_localize`, cheapest first, before any work."""
     from .inverse import _check_inputs
-    from .viz._render import COLOR_BY
+    from .viz._scene import COLOR_BY
 
     t0 = time.perf_counter()
     _check_option("model", model, tuple(VAE_METHODS))
@@ -484,7 +484,7 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
         views = _check_views(views, kind)
     rendering = False
     if render:
-        from .viz._render import _rendering_available
+        from .viz._scene import _rendering_available
 
         rendering, why = _rendering_available()
         if not rendering:

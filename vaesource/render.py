@@ -84,10 +84,10 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
 
     from .localize import _read, volume_glass
     from .viz import plot_comparison, plot_sources, plot_volume_sources
-    from .viz._render import _rendering_available
+    from .viz._scene import _rendering_available
 
     from .utils import _check_option
-    from .viz._render import COLOR_BY
+    from .viz._scene import COLOR_BY
 
     if not 0 <= min_fraction < 1:
         raise ValueError(f"min_fraction must be in [0, 1), got {min_fraction!r}.")

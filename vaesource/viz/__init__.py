@@ -6,7 +6,7 @@ show); the matplotlib functions return the figure. Both accept ``fname``
 to write a PNG.
 """
 
-from ._render import as_figure, world_to_pixel
+from ._scene import as_figure, world_to_pixel
 from .brain import plot_comparison, plot_sources
 from .curves import plot_success_curves
 from .diagnostics import plot_convergence, plot_localization_errors

@@ -63,7 +63,7 @@ def _panel_scene(plotter, renderer_index, max_faces):
     behind (vtk.js would not draw VTK's text actors)."""
     import pyvista as pv
 
-    from ._render import _new_plotter
+    from ._scene import _new_plotter
 
     source = plotter.renderers[renderer_index]
     width, height = source.GetSize()

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from ..utils import _check_option, logger
-from ._render import (
+from ._scene import (
     CONFIDENCE_CMAP,
     DEFAULT_CMAP,
     GYRUS_GRAY,
@@ -697,7 +697,7 @@ def plot_sources(
     plotter : pyvista.Plotter
         The off-screen plotter, already rendered (``plotter.screenshot()``
         returns the image). ``plotter.vaesource`` holds a
-        :class:`~vaesource.viz._render.RenderInfo` (panels, glyph
+        :class:`~vaesource.viz._scene.RenderInfo` (panels, glyph
         positions and colours). Close it with ``plotter.close()``.
     """
     auto = isinstance(views, str) and views == "auto"

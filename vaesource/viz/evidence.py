@@ -13,7 +13,7 @@ import html
 
 import numpy as np
 
-from ._render import _units
+from ._scene import _units
 
 # evidence below this is drawn at the bottom of the log axis (a location the
 # data do not need at all)

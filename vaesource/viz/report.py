@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from ..utils import _atomic_write, logger
-from ._render import _verbose
+from ._scene import _verbose
 
 
 def _add_render(report, plotter, tmp_dir, title, section, caption=None,
@@ -131,7 +131,7 @@ def make_report(
 
     from .brain import plot_comparison, plot_sources
     from .curves import plot_success_curves
-    from ._render import COLOR_BY
+    from ._scene import COLOR_BY
     from .diagnostics import plot_convergence, plot_localization_errors
     from .timecourses import plot_time_courses
     from .volume import plot_volume_sources

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from ._render import _units
+from ._scene import _units
 
 
 def _pyplot(fname, ax=None):

@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 from ..utils import _check_option
-from ._render import (
+from ._scene import (
     CONFIDENCE_CMAP,
     DEFAULT_CMAP,
     TRUTH_COLOR,
