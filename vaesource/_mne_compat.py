@@ -90,9 +90,9 @@ def fit_sphere(points):
     """Least-squares sphere through ``points``: ``(radius, center)``.
 
     The linear least-squares fit of ``mne.bem._fit_sphere`` in recent MNE
-    (1.13; MNE 1.8 minimises another cost with COBYLA, which moves the
-    centre by a fraction of a millimetre), written out so that the template
-    head is the same on every MNE version.
+    (1.13; MNE 1.8 minimises another cost with COBYLA, which gives a
+    slightly different sphere for points not exactly on one), written out
+    so that the template head is the same on every MNE version.
     """
     points = np.asarray(points, dtype=float)
     A = np.c_[2 * points, np.ones((len(points), 1))]
