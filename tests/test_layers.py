@@ -22,9 +22,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vaesource"
 # from forward and solvers, so it sits above them; evidence (which sources are
 # real) is read by inverse and by viz, so it sits below both.
 LAYERS = [
-    # helpers that import nothing of vaesource; one door to MNE's internals;
-    # the method registry (names and labels, read by every layer above)
-    {"utils", "_mne_compat", "_output", "_stc", "_methods"},
+    # helpers; the one door to MNE's internals; the method registry (names
+    # and labels, read by every layer above)
+    {"utils", "_mne_compat", "_methods"},
+    # the commands' output folders and small helpers on their estimates
+    {"_output", "_stc"},
     # arrays and head models: solvers, lead fields and the template head
     {"solvers", "metrics", "forward"},
     # datasets is the public door to forward.template (nothing imports it)
