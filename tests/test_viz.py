@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mne  # noqa: E402
 
 from vaesource import viz  # noqa: E402
-from vaesource.viz.brain import _make_cortex  # noqa: E402
+from vaesource.viz._surfaces import _make_cortex  # noqa: E402
 
 SIZE = (660, 420)
 

@@ -258,7 +258,7 @@ def _add_which_are_real(report, stc, name, time_courses, truth=False):
 def _white_positions(surfaces, subject, subjects_dir):
     """Vertex positions {hemi: (n, 3)} of the white surface (the inflated
     one, whose distances are distorted, only when nothing else is known)."""
-    from .brain import _resolve_surfaces
+    from ._surfaces import _resolve_surfaces
 
     for kind in ("white", "inflated"):
         try:

@@ -158,7 +158,7 @@ def plot_time_courses(
     -------
     fig : matplotlib.figure.Figure
     """
-    from .brain import _stc_magnitude
+    from ._estimates import _stc_magnitude
 
     if int(n_max) < 1:
         raise ValueError(f"The 'n_max' parameter must be >= 1, got {n_max!r}.")

@@ -265,7 +265,7 @@ def plot_volume_sources(
     import mne
     import pyvista as pv
 
-    from .brain import _amplitudes_at
+    from ._estimates import _amplitudes_at
 
     _check_vol_stc(stc, src)
     if isinstance(views, str):

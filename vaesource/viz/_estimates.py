@@ -1,0 +1,137 @@
+"""Source estimates on the cortex: checks, amplitudes and active sources."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._surfaces import HEMIS
+
+
+def _check_stc(stc, name="stc"):
+    import mne
+
+    if isinstance(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate)):
+        raise ValueError(
+            f"The {name!r} parameter is a volume source estimate: use "
+            "vaesource.viz.plot_volume_sources for it."
+        )
+    if not isinstance(stc, (mne.SourceEstimate, mne.VectorSourceEstimate)):
+        raise ValueError(
+            f"The {name!r} parameter must be an mne.SourceEstimate or "
+            f"mne.VectorSourceEstimate, got {type(stc).__name__}."
+        )
+    return stc
+
+
+def _stc_magnitude(stc):
+    """Per-source magnitude time courses, shape (n_sources, n_times)."""
+    data = np.asarray(stc.data)
+    if data.ndim == 3:  # vector estimate: (n_sources, 3, n_times)
+        return np.linalg.norm(data, axis=1)
+    return np.abs(data)
+
+
+def _amplitudes_at(stc, time):
+    """Amplitude per source at ``time`` (s), or at each source's peak."""
+    mag = _stc_magnitude(stc)
+    if mag.shape[1] == 0:
+        return np.zeros(mag.shape[0])
+    if time is None:
+        return mag.max(axis=1)
+    times = np.asarray(stc.times)
+    tstep = stc.tstep if len(times) > 1 else 0.0
+    if not times[0] - tstep / 2 <= time <= times[-1] + tstep / 2:
+        raise ValueError(
+            f"The 'time' parameter must lie within the estimate's times "
+            f"[{times[0]:.3f}, {times[-1]:.3f}] s, got {time!r}."
+        )
+    return mag[:, int(np.argmin(np.abs(times - time)))]
+
+
+def _check_match(stc, cortex, name, src=None):
+    """Vertex numbers of ``stc`` must index the rendered surfaces."""
+    n_vert = cortex.n_vertices
+    if len(stc.vertices) != 2:
+        raise ValueError(
+            f"The {name!r} estimate must have two hemispheres (lh, rh), got "
+            f"{len(stc.vertices)} vertex arrays."
+        )
+    if src is not None:
+        if len(src) != 2:
+            raise ValueError(
+                f"The 'src' parameter must be a cortical source space with two "
+                f"hemispheres, got {len(src)} source spaces."
+            )
+        for hemi, s, verts in zip(HEMIS, src, stc.vertices):
+            if s["np"] != n_vert[hemi]:
+                raise ValueError(
+                    f"The source space does not match the surfaces: its {hemi} "
+                    f"has {s['np']} vertices but the {cortex.surface} surface "
+                    f"has {n_vert[hemi]}. Pass the subject's surfaces "
+                    "(subject=..., subjects_dir=...)."
+                )
+            if not np.isin(verts, s["vertno"]).all():
+                raise ValueError(
+                    f"The {name!r} estimate does not match the source space: "
+                    f"{hemi} vertices {np.setdiff1d(verts, s['vertno'])[:5]} "
+                    "are not source vertices."
+                )
+    for hemi, verts in zip(HEMIS, stc.vertices):
+        verts = np.asarray(verts)
+        if verts.size and (verts.min() < 0 or verts.max() >= n_vert[hemi]):
+            raise ValueError(
+                f"The {name!r} estimate does not match the surfaces: it uses "
+                f"{hemi} vertex {int(verts.max())} but the {cortex.surface} "
+                f"{hemi} surface has {n_vert[hemi]} vertices. Source estimates "
+                "must carry vertex numbers of the rendered subject (fsaverage5 "
+                "numbers for the template); pass the right subject's surfaces "
+                "(subject=..., subjects_dir=...)."
+            )
+
+
+def _active(stc, time, threshold):
+    """[(hemi, vertex, amplitude in A·m)] of the sources above threshold."""
+    amps = _amplitudes_at(stc, time)
+    out = []
+    offset = 0
+    for hemi, verts in zip(HEMIS, stc.vertices):
+        a = amps[offset: offset + len(verts)]
+        offset += len(verts)
+        for v, amp in zip(verts, a):
+            if amp > threshold:
+                out.append((hemi, int(v), float(amp)))
+    return out
+
+
+def _truth_vertices(truth, cortex):
+    """Truth as {hemi: vertex array}, from an estimate or vertex numbers."""
+    import mne
+
+    if truth is None:
+        return {hemi: np.array([], int) for hemi in HEMIS}
+    if isinstance(truth, (mne.SourceEstimate, mne.VectorSourceEstimate)):
+        _check_match(truth, cortex, "truth")
+        mag = _stc_magnitude(truth).max(axis=1) if truth.data.size else []
+        out, offset = {}, 0
+        for hemi, verts in zip(HEMIS, truth.vertices):
+            out[hemi] = np.asarray(verts)[np.asarray(mag[offset: offset + len(verts)]) > 0]
+            offset += len(verts)
+        return out
+    if isinstance(truth, dict):
+        out = {hemi: np.asarray(truth.get(hemi, []), int).ravel() for hemi in HEMIS}
+    elif isinstance(truth, (list, tuple)) and len(truth) == 2:
+        out = {hemi: np.asarray(v, int).ravel() for hemi, v in zip(HEMIS, truth)}
+    else:
+        raise ValueError(
+            "The 'truth' parameter must be a SourceEstimate, a dict {'lh': "
+            "vertices, 'rh': vertices} or a pair [lh_vertices, rh_vertices], "
+            f"got {type(truth).__name__}."
+        )
+    for hemi in HEMIS:
+        v = out[hemi]
+        if v.size and (v.min() < 0 or v.max() >= cortex.n_vertices[hemi]):
+            raise ValueError(
+                f"The 'truth' {hemi} vertex {int(v.max())} does not exist on the "
+                f"{cortex.surface} surface ({cortex.n_vertices[hemi]} vertices)."
+            )
+    return out
