@@ -19,9 +19,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ._methods import COMPARED
+
 # what a run of `localize` or `demo` writes: estimates and renders per method
 # (and the demo's truth), dipoles, summary, report, the demo's inputs
-_METHODS = ("full_vae", "diag_vae", "ae", "mxne", "gamma_map", "irmxne", "truth")
+# ("ae-*": what runs with --model ae wrote before the autoencoder had one name)
+_METHODS = (*COMPARED, "ae", "truth")
 _RUN_FILE = re.compile(
     r"^(?:(?:%s)(?:-lh\.stc|-rh\.stc|-vl\.stc|-dipoles\.dip|\.png)"
     r"|summary\.json|report\.html|comparison\.png"

@@ -111,6 +111,7 @@ def _str_list(choices):
 
 
 def _build_parser():
+    from ._methods import VAE_MODELS
     from .benchmark.fig2 import (
         DEFAULT_N_TIMES,
         DEFAULT_RANK,
@@ -204,7 +205,7 @@ def _build_parser():
                           help="start of the time window (s; default: first sample)")
     localize.add_argument("--tmax", type=float, default=None,
                           help="end of the time window (s; default: last sample)")
-    localize.add_argument("--model", choices=("full", "diag", "ae"), default="full",
+    localize.add_argument("--model", choices=tuple(VAE_MODELS), default="full",
                           help="full-covariance VAE (default), diagonal VAE or "
                           "autoencoder")
     localize.add_argument("--compare", nargs="?", const="mxne,gamma_map",

@@ -7,7 +7,7 @@ wall times and explained variances in a :class:`Comparison`.
 
 Settings, chosen to be fair and documented:
 
-- ``full_vae`` / ``diag_vae`` / ``ae``: :func:`vaesource.apply_vae_inverse`
+- ``full_vae`` / ``diag_vae`` / ``autoencoder``: :func:`vaesource.apply_vae_inverse`
   with ``gamma=1`` (the noise level of the average).
 - ``gamma_map``: :func:`mne.inverse_sparse.gamma_map` with ``alpha=1`` on the
   same ``nave``-scaled covariance, i.e. the same cost (18) as ``full_vae``
@@ -32,12 +32,14 @@ from typing import Literal
 
 import numpy as np
 
+from ._methods import COMPARED, canonical
+from ._methods import METHODS as _REGISTRY
 from .inverse import _check_inputs, apply_vae_inverse
 from .metrics import explained_variance
 from .utils import _blas_single_thread, _check_option, logger, use_log_level
 
-METHODS = ("full_vae", "diag_vae", "ae", "gamma_map", "mxne", "irmxne")
-_VAE_MODELS = {"full_vae": "full", "diag_vae": "diag", "ae": "ae"}
+#: The methods :func:`compare` runs (``"ae"`` is accepted for ``"autoencoder"``).
+METHODS = COMPARED
 
 
 @dataclass(repr=False)
@@ -82,7 +84,7 @@ class Comparison:
 
     def __getitem__(self, method) -> ComparisonRow:
         for row in self.rows:
-            if row.method == method:
+            if row.method == canonical(method):
                 return row
         raise KeyError(method)
 
@@ -168,8 +170,8 @@ def compare(
         Single-trial noise covariance; every method gets ``noise_cov /
         evoked.nave``.
     methods : sequence of str
-        Among ``"full_vae"``, ``"diag_vae"``, ``"ae"``, ``"gamma_map"``,
-        ``"mxne"``, ``"irmxne"``.
+        Among ``"full_vae"``, ``"diag_vae"``, ``"autoencoder"`` (or its
+        alias ``"ae"``), ``"gamma_map"``, ``"mxne"``, ``"irmxne"``.
     loose, depth, rank
         Orientation, depth and rank options shared by all methods.
     tmin, tmax : float | None
@@ -197,7 +199,7 @@ def compare(
 
     from .forward import leadfield_from_forward
 
-    methods = list(methods)
+    methods = [canonical(m) for m in methods]
     if not methods:
         raise ValueError("The 'methods' parameter must not be empty.")
     for m in methods:
@@ -224,10 +226,11 @@ def compare(
         for method in methods:
             params = {}
             t0 = time.perf_counter()
-            if method in _VAE_MODELS:
+            model = _REGISTRY[method].model
+            if model is not None:
                 # the evoked's nave is applied inside apply_vae_inverse
                 stc, res = apply_vae_inverse(
-                    ev, forward, noise_cov, model=_VAE_MODELS[method],
+                    ev, forward, noise_cov, model=model,
                     gamma=gamma, return_residual=True, verbose=False,
                     **common, **(vae_kw or {}),
                 )

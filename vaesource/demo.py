@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ._methods import labels
 from ._output import check_output_folder, staged_folder
-from .localize import LABELS, LEARN_NOISE, _parse_min_evidence
+from .localize import LEARN_NOISE, _parse_min_evidence
 from .utils import (
     ConvergenceWarning,
     _check_int,
@@ -19,7 +20,9 @@ from .utils import (
     logger,
 )
 
+#: The demo's two methods (names of :mod:`vaesource._methods`).
 METHODS = ("full_vae", "mxne")
+LABELS = labels()
 
 
 @dataclass

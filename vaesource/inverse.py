@@ -18,6 +18,7 @@ from typing import Literal
 import numpy as np
 
 from . import _mne_compat
+from ._methods import METHODS, VAE_MODELS
 from .metrics import explained_variance
 from .utils import (
     _check_int,
@@ -29,8 +30,8 @@ from .utils import (
     warn,
 )
 
-MODELS = ("full", "diag", "ae")
-_SOLVER_NAMES = {"full": "full_vae", "diag": "diag_vae", "ae": "autoencoder"}
+#: The ``model`` options: ``"full"``, ``"diag"``, ``"ae"`` (the autoencoder).
+MODELS = tuple(VAE_MODELS)
 
 
 def apply_vae_inverse(
@@ -277,7 +278,7 @@ def apply_vae_inverse(
             if learn_noise in ("type", "channel"):
                 M_s, G_s, noise_kw = _noise_problem(lf, M, learn_noise)
                 kw.update(noise_kw)
-        solver = getattr(solvers, _SOLVER_NAMES[model])
+        solver = getattr(solvers, METHODS[VAE_MODELS[model]].solver)
         t0 = time.perf_counter()
         result = solver(M_s, G_s, **kw)
         seconds = time.perf_counter() - t0

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._methods import VAE_MODELS, labels
 from ._output import check_output_folder, staged_folder
 from .utils import (
     ConvergenceWarning,
@@ -34,10 +35,11 @@ from .utils import (
     logger,
 )
 
-VAE_METHODS = {"full": "full_vae", "diag": "diag_vae", "ae": "ae"}
+#: ``--model`` -> the method run: ``"full"``, ``"diag"``, ``"ae"``.
+VAE_METHODS = VAE_MODELS
+#: MNE's solvers that ``--compare`` adds, in the order they are run.
 PEERS = ("mxne", "gamma_map")
-LABELS = {"full_vae": "full VAE", "diag_vae": "diagonal VAE", "ae": "autoencoder",
-          "mxne": "MxNE", "gamma_map": "gamma-MAP"}
+LABELS = labels()
 LEARN_NOISE = ("scalar", "type", "channel")
 
 

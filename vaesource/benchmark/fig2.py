@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._methods import METHODS, PAPER_MODELS, labels
 from ..simulation import SETTINGS, paper_problem
 from ..utils import (
     ConvergenceWarning,
@@ -30,13 +31,8 @@ from ..utils import (
 )
 
 #: The four models of the paper, in the order of its figure 2.
-MODELS = ("full_vae", "diag_vae", "autoencoder", "group_lasso")
-MODEL_LABELS = {
-    "full_vae": "full-covariance VAE",
-    "diag_vae": "diagonal VAE",
-    "autoencoder": "autoencoder (h = log)",
-    "group_lasso": "group lasso",
-}
+MODELS = PAPER_MODELS
+MODEL_LABELS = {m: labels("figure_label")[m] for m in MODELS}
 #: The numbers of non-zero rows ``r`` of the default sweep: the paper's range
 #: up to the limit r = d = 100 of any algorithm, denser where the curves fall.
 #: r = 0 is left out: there is nothing to recover (X = 0, M = 0) and the group
@@ -59,7 +55,8 @@ def _solve(model, problem):
         return solvers.group_lasso(
             problem.M, problem.G, alpha=problem.group_lasso_alpha
         )
-    return getattr(solvers, model)(problem.M, problem.G, gamma=problem.gamma)
+    return getattr(solvers, METHODS[model].solver)(problem.M, problem.G,
+                                                   gamma=problem.gamma)
 
 
 def trial_seed(seed, setting, r, trial):
@@ -473,8 +470,7 @@ CLAIMS = {
     "c1": ("meg", "full VAE stays high while the others drop"),
     "d1": ("noisy", "diagonal VAE > AE"),
 }
-_SHORT = {"full_vae": "full", "diag_vae": "diag", "autoencoder": "AE",
-          "group_lasso": "GL"}
+_SHORT = labels("short")
 
 
 @dataclass

@@ -52,10 +52,11 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import _mne_compat, solvers
+from .._methods import METHODS, PAPER_MODELS
 from ..simulation import paper_problem
 from ..utils import ConvergenceWarning
 
-MODELS = ("full_vae", "diag_vae", "autoencoder", "group_lasso")
+MODELS = PAPER_MODELS
 PROBLEMS = ("paper", "cortical", "volume")
 THREADS = {"1": 1, "all": None}
 
@@ -143,7 +144,7 @@ def _run(model, p):
         return solvers.group_lasso(p.M, p.G, alpha=p.group_lasso_alpha)
     if model == "mackay":
         return solvers.full_vae(p.M, p.G, gamma=p.gamma, update="mackay")
-    return getattr(solvers, model)(p.M, p.G, gamma=p.gamma)
+    return getattr(solvers, METHODS[model].solver)(p.M, p.G, gamma=p.gamma)
 
 
 def versus_gamma_map(n_trials, r=60, setting="unit"):

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._methods import labels
+
+_LABELS = labels("figure_label")
 # Curves that coincide (the diagonal VAE and the autoencoder often do) must
 # stay visible: each model has its own dash pattern and marker, and a large
 # hollow marker under a small filled one shows both.
 _STYLE = {
     "full_vae": dict(color="#c0392b", marker="o", ms=4, ls="-", lw=1.8,
-                     label="full-covariance VAE"),
+                     label=_LABELS["full_vae"]),
     "diag_vae": dict(color="#5dade2", marker="s", ms=7.5, ls="-", lw=3.2,
-                     mfc="none", mec="#1f618d", mew=1.3, label="diagonal VAE"),
+                     mfc="none", mec="#1f618d", mew=1.3, label=_LABELS["diag_vae"]),
     "autoencoder": dict(color="#6c3483", marker="^", ms=4, ls=(0, (3, 1.5)),
-                        lw=1.4, label="autoencoder (h = log)"),
+                        lw=1.4, label=_LABELS["autoencoder"]),
     "group_lasso": dict(color="#7f8c8d", marker="D", ms=4, ls=(0, (1, 1.5)),
-                        lw=1.6, label="group lasso"),
+                        lw=1.6, label=_LABELS["group_lasso"]),
 }
 _TITLES = {
     "unit": "(a) unit-norm rows",
