@@ -24,6 +24,10 @@ from data_fetch._cli import main
 import conftest
 from conftest import requires_testing_data
 
+# read before the mne_home fixture clears VAESOURCE_TESTING_DATA: the default
+# (next to the repository) need not hold the data when the variable names it
+TESTING_DATA = conftest.testing_data_path()
+
 
 @pytest.fixture
 def mne_home(tmp_path, monkeypatch):
@@ -272,7 +276,7 @@ def test_real_data_does_not_create_mne_data(tmp_path, monkeypatch):
 
 @requires_testing_data
 def test_real_data_reads_testing_evoked(mne_home, monkeypatch):
-    monkeypatch.setenv("VAESOURCE_TESTING_DATA", str(conftest.testing_data_path()))
+    monkeypatch.setenv("VAESOURCE_TESTING_DATA", str(TESTING_DATA))
     data = data_fetch.real_data()
     aud = data.read_evoked("auditory")
     assert aud.nave == 9  # 3 + 6 trials
