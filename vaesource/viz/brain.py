@@ -14,6 +14,8 @@ full-VAE estimates, the evidence or posterior probability of each source
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Literal
 
 import numpy as np
@@ -39,7 +41,8 @@ from ._scene import (
 from ._surfaces import _SURFACES, HEMIS, _make_cortex, _resolve_surfaces
 # VIEWS: read from here by cli and localize (as are HEMIS, _check_views and
 # _resolve_surfaces)
-from ._views import VIEWS, _aspect, _auto_panels, _check_views, _panels_for  # noqa: F401
+from ._views import VIEWS  # noqa: F401
+from ._views import _aspect, _auto_panels, _check_views, _panels_for
 
 # glyph size relative to the largest extent of the rendered cortex
 _SPHERE_SIZE = 0.03
@@ -47,18 +50,85 @@ _SPHERE_SIZE = 0.03
 _MIN_WIDTH = 640
 
 
-def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
-             time, threshold, units, clim, color_by="amplitude", sources=None):
+def _cortex_keywords(
+    *,
+    surfaces=None,
+    surface: Literal["inflated", "white", "pial"] = "inflated",
+    hemi: Literal["both", "lh", "rh"] = "both",
+    time: float | None = None,
+    truth=None,
+    subject: str | None = None,
+    subjects_dir=None,
+    curvature=None,
+    src=None,
+    cmap=None,
+    clim=None,
+    threshold: float = 0.0,
+    units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
+    title: str | None = None,
+    size=None,
+    fname=None,
+    verbose=None,
+):
+    """The keywords that plot_sources and plot_comparison share, defined once
+    (documented in plot_sources)."""
+
+
+# order of the keywords in the public signatures
+_ORDER = ("surfaces", "surface", "views", "hemi", "time", "truth", "show_truth",
+          "subject", "subjects_dir", "curvature", "src", "color_by", "sources",
+          "cmap", "clim", "threshold", "units", "title", "size", "fname",
+          "verbose")
+
+
+def _takes_cortex_keywords(func):
+    """Give ``func(first, *, its own keywords, **options)`` the keywords of
+    :func:`_cortex_keywords` as its own: in its signature (``help``, the
+    docs) and when called, where ``options`` receives all of them, with
+    their defaults."""
+    own = inspect.signature(func).parameters.values()
+    shared = inspect.signature(_cortex_keywords).parameters.values()
+    first = [p for p in own if p.kind == p.POSITIONAL_OR_KEYWORD]
+    keywords = [p for p in own if p.kind == p.KEYWORD_ONLY] + list(shared)
+    signature = inspect.Signature(
+        first + sorted(keywords, key=lambda p: _ORDER.index(p.name)))
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as err:
+            raise TypeError(f"{func.__name__}() {err}") from None
+        bound.apply_defaults()
+        return func(**bound.arguments)
+
+    wrapper.__signature__ = signature
+    return wrapper
+
+
+def _check_views_or_auto(views, hemi):
+    """(auto, views): ``views="auto"`` or the checked views."""
+    auto = isinstance(views, str) and views == "auto"
+    if auto:
+        _check_option("hemi", hemi, ("both", "lh", "rh"))
+    else:
+        views = _check_views(views, hemi)
+    return auto, views
+
+
+def _prepare(stcs, options, color_by="amplitude", sources=None):
+    surface, clim = options["surface"], options["clim"]
     _check_option("surface", surface, _SURFACES)
-    surfs, curvature = _resolve_surfaces(surfaces, surface, subject, subjects_dir,
-                                         curvature)
+    surfs, curvature = _resolve_surfaces(
+        options["surfaces"], surface, options["subject"], options["subjects_dir"],
+        options["curvature"])
     cortex = _make_cortex(surfs, surface, curvature)
     actives = {}
     values = None
     for name, stc in stcs.items():
         _check_stc(stc, name)
-        _check_match(stc, cortex, name, src=src)
-        actives[name] = _active(stc, time, threshold)
+        _check_match(stc, cortex, name, src=options["src"])
+        actives[name] = _active(stc, options["time"], options["threshold"])
         vals = _source_values(stc, color_by, sources)
         if vals is not None:
             keys = [(h, int(v)) for h, verts in zip(HEMIS, stc.vertices)
@@ -74,7 +144,7 @@ def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
                     "estimate."
                 )
     peak = max((a[2] for act in actives.values() for a in act), default=0.0)
-    label, factor = _units(peak, units)
+    label, factor = _units(peak, options["units"])
     amp_max = peak * factor if peak > 0 else None
     log = False
     if values is not None:
@@ -95,29 +165,14 @@ def _prepare(stcs, surfaces, surface, subject, subjects_dir, curvature, src,
 
 
 @_verbose
+@_takes_cortex_keywords
 def plot_sources(
     stc,
     *,
-    surfaces=None,
-    surface: Literal["inflated", "white", "pial"] = "inflated",
     views=("lateral", "medial", "dorsal"),
-    hemi: Literal["both", "lh", "rh"] = "both",
-    time: float | None = None,
-    truth=None,
-    subject: str | None = None,
-    subjects_dir=None,
-    curvature=None,
-    src=None,
     color_by: Literal["amplitude", "evidence", "probability"] = "amplitude",
     sources=None,
-    cmap=None,
-    clim=None,
-    threshold: float = 0.0,
-    units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
-    title: str | None = None,
-    size=None,
-    fname=None,
-    verbose=None,
+    **options,
 ):
     """Render a sparse cortical source estimate on the cortex, several views.
 
@@ -204,17 +259,13 @@ def plot_sources(
         :class:`~vaesource.viz._scene.RenderInfo` (panels, glyph
         positions and colours). Close it with ``plotter.close()``.
     """
-    auto = isinstance(views, str) and views == "auto"
-    if auto:
-        _check_option("hemi", hemi, ("both", "lh", "rh"))
-    else:
-        views = _check_views(views, hemi)
+    hemi, title, size = options["hemi"], options["title"], options["size"]
+    auto, views = _check_views_or_auto(views, hemi)
     cortex, actives, label, factor, clim, r_max, colour = _prepare(
-        {"stc": stc}, surfaces, surface, subject, subjects_dir, curvature, src,
-        time, threshold, units, clim, color_by, sources,
-    )
-    cmap = cmap or (DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
-    truth_v = _truth_vertices(truth, cortex)
+        {"stc": stc}, options, color_by, sources)
+    cmap = options["cmap"] or (
+        DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
+    truth_v = _truth_vertices(options["truth"], cortex)
     views_note = ""
     if auto:
         # one row: the panels facing the sources, side by side
@@ -272,32 +323,17 @@ def plot_sources(
     scene.info.color_by = color_by
     scene.info.views = views_note or ", ".join(p[2] for p in panels)
     _attach(plotter, scene.info)
-    return _finish(plotter, fname)
+    return _finish(plotter, options["fname"])
 
 
 @_verbose
+@_takes_cortex_keywords
 def plot_comparison(
     stcs: dict,
     *,
-    surfaces=None,
-    surface: Literal["inflated", "white", "pial"] = "inflated",
     views="auto",
-    hemi: Literal["both", "lh", "rh"] = "both",
-    time: float | None = None,
-    truth=None,
     show_truth: bool = True,
-    subject: str | None = None,
-    subjects_dir=None,
-    curvature=None,
-    src=None,
-    cmap=None,
-    clim=None,
-    threshold: float = 0.0,
-    units: Literal["auto", "nAm", "Am", "a.u."] = "auto",
-    title: str | None = None,
-    size=None,
-    fname=None,
-    verbose=None,
+    **options,
 ):
     """Several estimates side by side: same cameras, one colour scale.
 
@@ -333,16 +369,10 @@ def plot_comparison(
             "The 'stcs' parameter must be a non-empty dict {name: SourceEstimate}, "
             f"got {stcs!r:.60}."
         )
-    auto = isinstance(views, str) and views == "auto"
-    if not auto:
-        views = _check_views(views, hemi)
-    else:
-        _check_option("hemi", hemi, ("both", "lh", "rh"))
-    cortex, actives, label, factor, clim, r_max, _ = _prepare(
-        stcs, surfaces, surface, subject, subjects_dir, curvature, src,
-        time, threshold, units, clim,
-    )
-    cmap = cmap or DEFAULT_CMAP
+    hemi, truth, title, size = (options[k] for k in ("hemi", "truth", "title", "size"))
+    auto, views = _check_views_or_auto(views, hemi)
+    cortex, actives, label, factor, clim, r_max, _ = _prepare(stcs, options)
+    cmap = options["cmap"] or DEFAULT_CMAP
     truth_key = next((k for k in stcs if str(k).lower() == "truth"), None)
     if truth is None and truth_key is not None:
         truth = stcs[truth_key]
@@ -396,4 +426,4 @@ def plot_comparison(
     scene.info.units = label
     scene.info.views = views_note or ", ".join(p[2] for p in panels)
     _attach(plotter, scene.info)
-    return _finish(plotter, fname)
+    return _finish(plotter, options["fname"])
