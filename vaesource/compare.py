@@ -129,14 +129,13 @@ def mxne_noise_alpha(M, G, n_orient, *, n_draws: int = 20, seed=0) -> float:
         Percentage in ``[1, 99]`` (clipped; 99 means the data are not
         distinguishable from noise at this level).
     """
+    from .solvers import alpha_max
+
     rng = np.random.default_rng(seed)
-
-    def l2inf(B):
-        return np.sqrt(np.max(np.sum(B.reshape(-1, n_orient * B.shape[1]) ** 2, 1)))
-
-    alpha_max = l2inf(G.T @ M)
-    draws = [l2inf(G.T @ rng.standard_normal(M.shape)) for _ in range(n_draws)]
-    return float(np.clip(100.0 * np.median(draws) / alpha_max, 1.0, 99.0))
+    draws = [alpha_max(rng.standard_normal(M.shape), G, n_orient)
+             for _ in range(n_draws)]
+    return float(np.clip(100.0 * np.median(draws) / alpha_max(M, G, n_orient),
+                         1.0, 99.0))
 
 
 def compare(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ._stc import keep_strong
+from .utils import _atomic_write
 
 
 def _read_stc(fname, subject):
@@ -126,9 +126,8 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     if not ok:
         raise RuntimeError(f"Cannot render: {why}")
     stcs = [keep_strong(s, min_fraction) if min_fraction > 0 else s for s in stcs]
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.png")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
+
+    def write(tmp):
         if all(volume):
             if fwd is None:
                 raise ValueError("Volume estimates need their forward solution "
@@ -160,11 +159,8 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
             else:
                 plotter = plot_comparison(dict(zip(labels, stcs)), fname=tmp, **kw)
         plotter.close()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return out
+
+    return _atomic_write(out, write, suffix=".png")
 
 
 def _summary_sources(fname, method):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -134,10 +135,10 @@ class use_log_level:
     ``verbose`` follows MNE: None keeps the current level; True means
     "info", False "warning"; a level name or number is used as is.
 
-    With ``quiet_mne=True``, MNE's logger is also kept at WARNING inside the
-    block unless vaesource logs at DEBUG: MNE's forward and whitening
-    machinery log dozens of lines per call that mean nothing to a vaesource
-    user.
+    With ``quiet_mne=True``, MNE's logger is also kept at WARNING (or at the
+    level ``quiet_mne`` names, e.g. ``"ERROR"``) inside the block unless
+    vaesource logs at DEBUG: MNE's forward and whitening machinery log dozens
+    of lines per call that mean nothing to a vaesource user.
     """
 
     def __init__(self, verbose=None, *, quiet_mne=False):
@@ -158,7 +159,8 @@ class use_log_level:
         if self.quiet_mne and not logger.isEnabledFor(logging.DEBUG):
             import mne
 
-            self._mne_ctx = mne.utils.use_log_level("WARNING")
+            level = "WARNING" if self.quiet_mne is True else self.quiet_mne
+            self._mne_ctx = mne.utils.use_log_level(level)
             self._mne_ctx.__enter__()
         return self
 
@@ -170,6 +172,18 @@ class use_log_level:
             logger.setLevel(self._old)
             self._old = None
         return False
+
+
+def _verbose(func):
+    """Decorator: run ``func`` under the log level of its ``verbose`` argument
+    (keyword), with MNE quieted (``use_log_level(verbose, quiet_mne=True)``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with use_log_level(kwargs.get("verbose"), quiet_mne=True):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 _CONTROLLER = None
@@ -219,3 +233,20 @@ def _atomic_write(path, write, suffix=None):
         if os.path.exists(tmp):
             os.remove(tmp)
     return path
+
+
+def _pyplot(fname=None, ax=None):
+    """:mod:`matplotlib.pyplot`, on the Agg backend for a figure made for a file.
+
+    The one place where vaesource switches matplotlib's backend: a figure
+    written to ``fname`` (and not drawn into the caller's ``ax``) needs no
+    display, and Agg works without one. ``force=False``: a backend that
+    cannot be left is kept.
+    """
+    import matplotlib
+
+    if fname is not None and ax is None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt

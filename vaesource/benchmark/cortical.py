@@ -16,16 +16,16 @@ joblib backend such as Dask's), each limited to one BLAS thread.
 from __future__ import annotations
 
 import csv
-import os
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from .._methods import COMPARED, canonical, labels
-from ..utils import _check_int, _check_option, logger
+from ..utils import _check_int, _check_option, _pyplot, logger
+from . import _sweep
 
 #: The default methods: every method of :func:`vaesource.compare.compare`
 #: but the autoencoder (a peer of the paper's figure 2, not of MNE's solvers).
@@ -99,8 +99,7 @@ def _heads(settings):
 
 def trial_seed(seed, n_sources, snr, trial):
     """Deterministic, independent seed of one trial."""
-    ss = np.random.SeedSequence([seed, n_sources, int(round(100 * snr)), trial])
-    return int(ss.generate_state(1)[0])
+    return _sweep.trial_seed(seed, n_sources, int(round(100 * snr)), trial)
 
 
 def run_trial(n_sources, snr, trial, methods=METHODS, seed=0, settings=None):
@@ -285,15 +284,7 @@ class CorticalResult:
         fname : Path
             The file written.
         """
-        fname = Path(fname)
-        tmp = fname.with_name(fname.name + ".tmp")
-        with open(tmp, "w", newline="") as fid:
-            writer = csv.DictWriter(fid, fieldnames=COLUMNS)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow({k: row[k] for k in COLUMNS})
-        os.replace(tmp, fname)
-        return fname
+        return _sweep.write_csv(fname, self.rows, COLUMNS)
 
     @classmethod
     def from_csv(cls, fname):
@@ -335,11 +326,7 @@ class CorticalResult:
         -------
         fig : matplotlib.figure.Figure
         """
-        import matplotlib
-
-        if fname is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = _pyplot(fname)
 
         snrs, methods = self.snrs, self.methods
         fig, axes = plt.subplots(
@@ -457,9 +444,6 @@ def run_cortical(
     against 0.88 and 0.76, and median localization error 6.7 mm as
     gamma_map's (the README's "Which sources are real" has every SNR).
     """
-    from joblib import Parallel, delayed, parallel_config
-    from tqdm.auto import tqdm
-
     settings = settings or CorticalSettings()
     if quick:
         n_sources, snrs, n_trials = (1, 3), (3.0, 10.0), 2
@@ -478,17 +462,10 @@ def run_cortical(
     tasks = [(n, s, t) for n in n_sources for s in snrs for t in range(n_trials)]
     logger.info("cortical benchmark: %d trials x %d methods", len(tasks), len(methods))
     t0 = time.perf_counter()
-    rows = []
-    config = {} if backend is None else {"backend": backend}
-    with parallel_config(**config):
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        results = parallel(
-            delayed(run_trial)(n, s, t, tuple(methods), seed, settings)
-            for n, s, t in tasks
-        )
-        for trial_rows in tqdm(results, total=len(tasks), disable=not progress,
-                               desc="cortical", unit="trial"):
-            rows.extend(trial_rows)
+    trial = functools.partial(run_trial, methods=tuple(methods), seed=seed,
+                              settings=settings)
+    rows = _sweep.run_trials(trial, tasks, n_jobs=n_jobs, backend=backend,
+                             progress=progress, desc="cortical")
     order = _row_methods(methods)
     rows.sort(key=lambda r: (r["snr"], r["n_sources"], r["seed"],
                              order.index(r["method"])))

@@ -14,6 +14,7 @@ every claim the paper makes about its figure (:func:`paper_claims`) in each.
 from __future__ import annotations
 
 import csv
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,11 +25,12 @@ from .._methods import METHODS, PAPER_MODELS, labels
 from ..simulation import SETTINGS, paper_problem
 from ..utils import (
     ConvergenceWarning,
-    _atomic_write,
     _check_int,
     _check_option,
+    _pyplot,
     logger,
 )
+from . import _sweep
 
 #: The four models of the paper, in the order of its figure 2.
 MODELS = PAPER_MODELS
@@ -66,8 +68,7 @@ def trial_seed(seed, setting, r, trial):
     (setting, r, trial) share their dictionary and support across them, so
     settings compare on paired draws.
     """
-    ss = np.random.SeedSequence([seed, SETTINGS.index(setting), r, trial])
-    return int(ss.generate_state(1)[0])
+    return _sweep.trial_seed(seed, SETTINGS.index(setting), r, trial)
 
 
 def _check_rank(rank):
@@ -248,17 +249,12 @@ class Fig2Result:
         fname : Path
             The file written.
         """
-        def write(tmp):
-            with open(tmp, "w", newline="") as fid:
-                writer = csv.DictWriter(fid, fieldnames=COLUMNS)
-                writer.writeheader()
-                for row in self.rows:
-                    out = {k: row[k] for k in COLUMNS}
-                    for k in ("rank", "n_times"):
-                        out[k] = "" if out[k] is None else out[k]
-                    writer.writerow(out)
+        def convert(out):
+            for k in ("rank", "n_times"):
+                out[k] = "" if out[k] is None else out[k]
+            return out
 
-        return _atomic_write(fname, write, suffix=".csv")
+        return _sweep.write_csv(fname, self.rows, COLUMNS, convert=convert)
 
     @classmethod
     def from_csv(cls, fname):
@@ -406,9 +402,6 @@ def run_fig2(
     -------
     result : Fig2Result
     """
-    from joblib import Parallel, delayed, parallel_config
-    from tqdm.auto import tqdm
-
     for s in settings:
         _check_option("settings", s, SETTINGS)
     for m in models:
@@ -423,20 +416,10 @@ def run_fig2(
     logger.info("figure 2 (%s): %d trials x %d models",
                 _size_label(rank, n_times), len(tasks), len(models))
     t0 = time.perf_counter()
-    rows = []
-    config = {} if backend is None else {"backend": backend}
-    with parallel_config(**config):
-        parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        results = parallel(
-            delayed(run_trial)(s, r, t, tuple(models), seed, problem_kw,
-                               rank=rank, n_times=n_times)
-            for s, r, t in tasks
-        )
-        for trial_rows in tqdm(
-            results, total=len(tasks), disable=not progress, desc="figure 2",
-            unit="trial",
-        ):
-            rows.extend(trial_rows)
+    trial = functools.partial(run_trial, models=tuple(models), seed=seed,
+                              problem_kw=problem_kw, rank=rank, n_times=n_times)
+    rows = _sweep.run_trials(trial, tasks, n_jobs=n_jobs, backend=backend,
+                             progress=progress, desc="figure 2")
     order = {s: i for i, s in enumerate(settings)}
     rows.sort(key=lambda row: (order[row["setting"]], row["r"], row["trial"],
                                models.index(row["model"])))
@@ -733,11 +716,7 @@ class Fig2Sensitivity:
         -------
         fig : matplotlib.figure.Figure
         """
-        import matplotlib
-
-        if fname is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        plt = _pyplot(fname)
 
         from ..viz.curves import _STYLE, _TITLES
 

@@ -54,7 +54,7 @@ from threadpoolctl import threadpool_limits
 from .. import _mne_compat, solvers
 from .._methods import METHODS, PAPER_MODELS
 from ..simulation import paper_problem
-from ..utils import ConvergenceWarning
+from ..utils import ConvergenceWarning, use_log_level
 
 MODELS = PAPER_MODELS
 PROBLEMS = ("paper", "cortical", "volume")
@@ -149,8 +149,6 @@ def _run(model, p):
 
 def versus_gamma_map(n_trials, r=60, setting="unit"):
     """Newton and MM engines vs MNE's kernel on one paper setting."""
-    from mne.utils import use_log_level
-
     print(f"\n  {setting}, r={r}: full_vae (Newton / MM) vs MNE's gamma-MAP "
           "kernel (its default MacKay update)")
     ratios = []
@@ -161,13 +159,15 @@ def versus_gamma_map(n_trials, r=60, setting="unit"):
         old, t_old = _timed(
             lambda: solvers.full_vae(p.M, p.G, gamma=p.gamma, update="mackay"))
         trace = _GammaMapTrace(p.M)  # at MNE's defaults
-        with use_log_level("error"), warnings.catch_warnings(), trace.record():
+        with use_log_level(quiet_mne="ERROR"), warnings.catch_warnings(), \
+                trace.record():
             warnings.simplefilter("ignore")
             _mne_compat.gamma_map_opt(p.M, p.G, p.gamma)
         c_new = new.cost[-1]
         # and on, until its cost reaches ours (it stops short at its defaults)
         longer = _GammaMapTrace(p.M)
-        with use_log_level("error"), warnings.catch_warnings(), longer.record():
+        with use_log_level(quiet_mne="ERROR"), warnings.catch_warnings(), \
+                longer.record():
             warnings.simplefilter("ignore")
             _mne_compat.gamma_map_opt(p.M, p.G, p.gamma, tol=0.0, maxit=3000)
         t_same, k = longer.time_to(c_new)

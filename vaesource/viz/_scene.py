@@ -20,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+# the log-level decorator of the renders lives with the log helpers
+from ..utils import _verbose  # noqa: F401
+
 # Colours of the things every render shares
 GYRUS_GRAY = 0.86
 SULCUS_GRAY = 0.56
@@ -80,19 +83,6 @@ class RenderInfo:
     colorbar: dict | None = None
     views: str = ""
     glass: str = ""
-
-
-def _verbose(func):
-    """Run ``func`` under the log level of its ``verbose`` argument."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from ..utils import use_log_level
-
-        with use_log_level(kwargs.get("verbose"), quiet_mne=True):
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 def _headless() -> bool:

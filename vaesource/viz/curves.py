@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._methods import labels
+from ..utils import _pyplot
 
 _LABELS = labels("figure_label")
 # Curves that coincide (the diagonal VAE and the autoencoder often do) must
@@ -46,11 +47,7 @@ def plot_success_curves(rates, fname=None, *, n_sensors=100):
     -------
     fig : matplotlib.figure.Figure
     """
-    import matplotlib
-
-    if fname is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = _pyplot(fname)
 
     settings = list(rates)
     fig, axes = plt.subplots(

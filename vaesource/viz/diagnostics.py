@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils import _pyplot
 from .curves import _STYLE
-from .timecourses import _pyplot
 
 _ROW_KEYS = ("method", "snr", "n_sources", "loc_error_mm")
 

@@ -76,7 +76,7 @@ def plot_evidence(
     -------
     fig : matplotlib.figure.Figure
     """
-    from .timecourses import _pyplot
+    from ..utils import _pyplot
 
     if isinstance(stc, list):
         stc = stc[0] if stc else None

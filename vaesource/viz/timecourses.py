@@ -7,17 +7,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..utils import _pyplot
 from ._scene import _units
-
-
-def _pyplot(fname, ax=None):
-    import matplotlib
-
-    if fname is not None and ax is None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _source_labels(stc):
