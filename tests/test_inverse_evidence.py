@@ -74,10 +74,12 @@ def test_credible_interval(sim):
 def test_dipoles_carry_evidence(sim):
     dips = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2,
                              return_as_dipoles=True)
-    table = dips[0].vae_result.info["optimum"]
-    assert table is not None
+    res = dips[0].vae_result
     evidence = [d.vae_source["evidence"] for d in dips]
-    assert len(dips) == dips[0].vae_result.locations.size
+    assert len(dips) == res.locations.size
+    # each dipole carries the evidence of its own location
+    np.testing.assert_allclose(evidence, res.evidence)
+    assert [d.vae_source["location"] for d in dips] == list(res.locations)
     assert min(evidence) >= auto_min_evidence(len(sim.forward["source_rr"]))
     for d in dips:
         np.testing.assert_allclose(np.array(d.vae_source["pos_mm"]) / 1e3,

@@ -159,8 +159,7 @@ def source_table(result):
     cols = result.active_set
     sw = lf.source_weighting[cols].reshape(-1, k)
     cov = result.posterior_cov * sw[:, :, None] * sw[:, None, :]
-    X = (result.X[cols] * lf.source_weighting[cols, None]).reshape(
-        locs.size, k, result.X.shape[1])
+    X = _physical_rows(result)
     amp = np.sqrt(np.sum(X**2, axis=1)).max(axis=1) if locs.size else np.zeros(0)
     vertex, hemi = [], []
     offsets = np.cumsum([0] + [len(v) for v in lf.vertices])
@@ -181,6 +180,15 @@ def source_table(result):
         min_evidence=None if selection is None else selection["min_evidence"],
         n_locations=lf.n_sources,
     )
+
+
+def _physical_rows(result):
+    """Active time courses in A·m, shape (n_locations, n_orient, n_times)."""
+    lf = result.info["lead_field"]
+    cols = result.active_set
+    k = result.n_orient
+    X = result.X[cols] * lf.source_weighting[cols, None]
+    return X.reshape(cols.size // k, k, result.X.shape[1])
 
 
 def _hemi_names(lf):
@@ -229,9 +237,7 @@ def credible_interval(estimate, level=0.95):
     lf = result.info["lead_field"]
     k = result.n_orient
     n = len(table)
-    cols = result.active_set
-    X = (result.X[cols] * lf.source_weighting[cols, None]).reshape(
-        n, k, result.X.shape[1])
+    X = _physical_rows(result)
     C = table.posterior_cov
     data = estimate.data
     lower, upper = estimate.copy(), estimate.copy()

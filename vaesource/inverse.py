@@ -315,11 +315,6 @@ def apply_vae_inverse(
 
         tmin_ = evoked.times[0]
         tstep = 1.0 / evoked.info["sfreq"]
-        table = None
-        if model == "full":
-            from .evidence import source_table
-
-            table = source_table(result)
         if return_as_dipoles:
             out = result_to_dipoles(result, tmin_, tstep)
         else:
@@ -327,7 +322,11 @@ def apply_vae_inverse(
                 X, active_set, lf.forward, tmin_, tstep, pick_ori=pick_ori
             )
             out.vae_result = result
-            out.vae_sources = table
+            out.vae_sources = None
+            if model == "full":
+                from .evidence import source_table
+
+                out.vae_sources = source_table(result)
     if return_residual:
         return out, residual
     return out

@@ -42,12 +42,12 @@ def _cost(A, NL, Q, n_times):
 
 
 def _ratios(c, Z, N, inv, n_groups, n_times):
-    """MacKay ratio of each noise group."""
+    """MacKay ratio of each noise group, and ``tr(N_g^T P N_g)``."""
     B = N.T @ Z  # N^T P Q
     PN = linalg.cho_solve(c, N, check_finite=False)
     num = np.bincount(inv, weights=np.sum(B**2, axis=1), minlength=n_groups)
     den = np.bincount(inv, weights=np.sum(N * PN, axis=0), minlength=n_groups)
-    return num / (n_times * np.maximum(den, np.finfo(float).tiny))
+    return num / (n_times * np.maximum(den, np.finfo(float).tiny)), den
 
 
 def minimise_noise(A, Q, N, inv, lam, n_times, *, tol=1e-12, max_iter=200):
@@ -76,7 +76,7 @@ def minimise_noise(A, Q, N, inv, lam, n_times, *, tol=1e-12, max_iter=200):
     n_groups = lam.size
     cost, c, Z = _cost(A, (N * lam[inv]) @ N.T, Q, n_times)
     for _ in range(max_iter):
-        rho = _ratios(c, Z, N, inv, n_groups, n_times)
+        rho, _ = _ratios(c, Z, N, inv, n_groups, n_times)
         for power in (1.0, 0.5):  # MacKay, then convex bounding (monotone)
             new = lam * rho**power
             new_cost, c_new, Z_new = _cost(A, (N * new[inv]) @ N.T, Q, n_times)
@@ -154,9 +154,7 @@ def learn_noise(solve, M, G, Q, N, groups, n_orient, lam0, *, tol, kkt_tol,
         A = (G[:, cols] * res.weights[cols]) @ G[:, cols].T
         cost = res.cost[-1] + 2.0 * n_times * np.sum(np.log(np.diag(L)))
         _, c, Z = _cost(A, NL, Q, n_times)
-        rho = _ratios(c, Z, N, inv, labels.size, n_times)
-        PN = linalg.cho_solve(c, N, check_finite=False)
-        D = np.bincount(inv, weights=np.sum(N * PN, axis=0), minlength=labels.size)
+        rho, D = _ratios(c, Z, N, inv, labels.size, n_times)
         point = dict(lam=lam.copy(), res=res, cost=float(cost), A=A, NL=NL,
                      viol=float(np.max(np.abs(rho - 1.0))),
                      grad=n_times * lam * D * (1.0 - rho))
