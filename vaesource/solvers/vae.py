@@ -117,7 +117,7 @@ def full_vae(
 
         Measured (one BLAS thread, ``vaesource bench speed``): on the real
         7 mm volume of MNE's sample subject (305 x 12471) 1.5 s / 2.2 s
-        against 10.4 s / 7.4 s for MacKay (9-10 full passes and 60-90
+        against 10.4 s / 7.4 s for MacKay (8-9 full passes and 60-90
         working-set steps against 283-444 full iterations), at a lower cost
         and certified; 3-8x faster on template cortical problems; on the
         paper's noiseless problems MacKay already converges in 6-9
