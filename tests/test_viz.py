@@ -569,7 +569,7 @@ def test_volume_glass_inner_skull_or_outline(rendering, testing_data):
     the anatomical directions at the panel edges."""
     from scipy.spatial import ConvexHull
 
-    from vaesource.localize import volume_glass
+    from vaesource.viz.volume import volume_glass
 
     bem = mne.read_bem_solution(testing_data / "sample-1280-bem-sol.fif",
                                 verbose=False)

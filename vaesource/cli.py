@@ -56,7 +56,7 @@ def _positive_int_list(text):
 
 def _min_evidence(text):
     """--min-evidence: a number >= 0, 'auto' or 'none'."""
-    from .localize import _parse_min_evidence
+    from .inverse import _parse_min_evidence
 
     try:
         return _parse_min_evidence(text)

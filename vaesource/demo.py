@@ -11,7 +11,7 @@ import numpy as np
 
 from ._methods import labels
 from ._output import check_output_folder, staged_folder
-from .localize import LEARN_NOISE, _parse_min_evidence
+from .inverse import LEARN_NOISE, _parse_min_evidence
 from .utils import (
     ConvergenceWarning,
     _check_int,
@@ -140,8 +140,7 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     """
     import mne
 
-    from .simulation import cortical_evoked
-    from .benchmark.cortical import CorticalSettings
+    from .simulation import CorticalSettings, cortical_evoked
     from .compare import compare
     from .forward.template import template
     from .metrics import localization_error, precision_recall, stc_sources

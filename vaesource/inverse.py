@@ -32,6 +32,8 @@ from .utils import (
 
 #: The ``model`` options: ``"full"``, ``"diag"``, ``"ae"`` (the autoencoder).
 MODELS = tuple(VAE_MODELS)
+#: The ``learn_noise`` options (None learns nothing).
+LEARN_NOISE = ("scalar", "type", "channel")
 
 
 def apply_vae_inverse(
@@ -208,7 +210,7 @@ def apply_vae_inverse(
     from .forward import leadfield_from_forward
 
     _check_option("model", model, MODELS)
-    _check_option("learn_noise", learn_noise, (None, "scalar", "type", "channel"))
+    _check_option("learn_noise", learn_noise, (None,) + LEARN_NOISE)
     n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
     if model != "full":
         if min_evidence not in (None, "auto"):
@@ -490,3 +492,32 @@ def _check_inputs(evoked, forward, noise_cov, tmin, tmax):
     logger.info("Scaling the noise covariance by 1 / nave (nave = %g)", nave)
     return evoked, scale_noise_cov(noise_cov, nave)
 
+
+def _parse_min_evidence(min_evidence):
+    """``min_evidence`` as given to the commands' back-ends or the command line.
+
+    Parameters
+    ----------
+    min_evidence : float | str | None
+        A number >= 0 (or its text), ``"auto"``, or None / ``"none"``.
+
+    Returns
+    -------
+    min_evidence : float | ``"auto"`` | None
+    """
+    if isinstance(min_evidence, str):
+        text = min_evidence.strip().lower()
+        if text in ("auto", "none"):
+            return None if text == "none" else "auto"
+        try:
+            min_evidence = float(text)
+        except ValueError:
+            raise ValueError(
+                "Invalid value for the 'min_evidence' parameter. Allowed values "
+                "are a number >= 0, 'auto' and 'none', but got "
+                f"{min_evidence!r} instead."
+            ) from None
+    from .solvers.vae import _check_min_evidence
+
+    # numbers are checked as full_vae checks them (TypeError for a wrong type)
+    return _check_min_evidence(min_evidence, 2)

@@ -26,7 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ._methods import VAE_MODELS, labels
+from ._inputs import _existing, _quietly, _read
 from ._output import check_output_folder, staged_folder
+from .inverse import LEARN_NOISE, _parse_min_evidence
 from .utils import (
     ConvergenceWarning,
     _check_int,
@@ -40,7 +42,6 @@ VAE_METHODS = VAE_MODELS
 #: MNE's solvers that ``--compare`` adds, in the order they are run.
 PEERS = ("mxne", "gamma_map")
 LABELS = labels()
-LEARN_NOISE = ("scalar", "type", "channel")
 
 
 @dataclass
@@ -163,42 +164,6 @@ def read_evoked(evoked, condition=None):
             + ", ".join(repr(n) for n in names) + "."
         )
     return evokeds[names.index(condition)]
-
-
-def _existing(fname, what):
-    path = Path(fname).expanduser()
-    if not path.is_file():
-        raise ValueError(f"The {what} file {str(path)!r} does not exist.")
-    return path
-
-
-def _read(obj, kind):
-    """An MNE object given as itself or as a file (``kind``: "forward" or
-    "cov"), with errors that name the file."""
-    import mne
-
-    cls, reader, what = {
-        "forward": (mne.Forward, mne.read_forward_solution, "forward solution"),
-        "cov": (mne.Covariance, mne.read_cov, "noise covariance"),
-    }[kind]
-    if isinstance(obj, cls):
-        return obj
-    fname = _existing(obj, what)
-    try:
-        return _quietly(reader, fname)
-    except Exception as err:  # MNE raises several types on a wrong file
-        raise ValueError(f"Could not read a {what} from {fname}: {err}") from None
-
-
-def _quietly(reader, fname):
-    """``reader(fname)``, whose warnings (MNE's about file names) are passed on
-    only when it succeeds: a wrong file gets our error alone."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        out = reader(fname, verbose=False)
-    for w in caught:
-        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    return out
 
 
 def _kind(forward):
@@ -353,7 +318,7 @@ def run_localize(
         For volume renders: a BEM file (``-bem.fif``, ``-bem-sol.fif``) or
         FreeSurfer surface whose inner skull is drawn around the sources
         (default: the subject's from ``subjects_dir``, else a smooth outline
-        of the source grid). See :func:`volume_glass`.
+        of the source grid). See :func:`vaesource.viz.volume.volume_glass`.
     views : str | sequence of str | None
         Views of the renders: cortex ``"lateral"``, ``"medial"``,
         ``"dorsal"``, ``"ventral"``, ``"anterior"``, ``"posterior"``;
@@ -495,6 +460,8 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
     if rendering and kind == "surface":
         _check_surfaces(forward["src"], subjects_dir)
     elif rendering:
+        from .viz.volume import volume_glass
+
         glass = volume_glass(forward, bem=bem, subjects_dir=subjects_dir)
     options = dict(tmin=tmin, tmax=tmax, gamma=gamma, loose=loose, depth=depth,
                    subjects_dir=subjects_dir, views=views, glass=glass,
@@ -649,36 +616,6 @@ def _render_all(stage, targets, estimates, job):
                     overwrite=True)
 
 
-def _parse_min_evidence(min_evidence):
-    """``min_evidence`` as given to :func:`run_localize` or the command line.
-
-    Parameters
-    ----------
-    min_evidence : float | str | None
-        A number >= 0 (or its text), ``"auto"``, or None / ``"none"``.
-
-    Returns
-    -------
-    min_evidence : float | ``"auto"`` | None
-    """
-    if isinstance(min_evidence, str):
-        text = min_evidence.strip().lower()
-        if text in ("auto", "none"):
-            return None if text == "none" else "auto"
-        try:
-            min_evidence = float(text)
-        except ValueError:
-            raise ValueError(
-                "Invalid value for the 'min_evidence' parameter. Allowed values "
-                "are a number >= 0, 'auto' and 'none', but got "
-                f"{min_evidence!r} instead."
-            ) from None
-    from .solvers.vae import _check_min_evidence
-
-    # numbers are checked as full_vae checks them (TypeError for a wrong type)
-    return _check_min_evidence(min_evidence, 2)
-
-
 def _noise_summary(result, mode):
     """The learned noise of a full-VAE result, JSON-ready (None if not learned).
 
@@ -731,96 +668,6 @@ def _check_surfaces(src, subjects_dir):
             "the FreeSurfer subjects folder (subjects_dir=, --subjects-dir) "
             "or skip the renders (render=False, --no-render)."
         ) from None
-
-
-@dataclass
-class Glass:
-    """The surface a volume estimate is drawn in (head frame, m)."""
-
-    rr: np.ndarray
-    tris: np.ndarray
-    name: str
-
-
-# FreeSurfer places of the inner skull in a subject's folder
-_INNER_SKULL = ("bem/inner_skull.surf", "bem/watershed/{subject}_inner_skull_surface")
-
-
-def volume_glass(forward, *, bem=None, subjects_dir=None) -> Glass:
-    """The glass around a volume source space: the inner skull, or an outline.
-
-    Parameters
-    ----------
-    forward : mne.Forward
-        Forward solution of a volume (or discrete) source space.
-    bem : path-like | None
-        A BEM model or solution (``-bem.fif``, ``-bem-sol.fif``), or a
-        FreeSurfer surface file such as ``bem/inner_skull.surf``: its inner
-        skull (the innermost surface) is drawn.
-    subjects_dir : path-like | None
-        FreeSurfer subjects folder: with the forward's subject, its
-        ``bem/inner_skull.surf`` (or the watershed one) is drawn.
-
-    Returns
-    -------
-    glass : Glass
-        In head coordinates; without a BEM or subject surface, a smooth
-        outline around the source grid.
-    """
-    from mne.io.constants import FIFF
-
-    from .viz.volume import _head_transform, _positions, grid_outline
-
-    src = forward["src"]
-    if bem is not None:
-        rr, tris = _read_inner_skull(bem)
-        name = f"inner skull ({Path(bem).name})"
-    else:
-        subject = src[0].get("subject_his_id") or None
-        found = None
-        if subject is not None:
-            base = subjects_dir or os.environ.get("SUBJECTS_DIR")
-            for rel in _INNER_SKULL if base else ():
-                fname = Path(base).expanduser() / subject / rel.format(subject=subject)
-                if fname.is_file():
-                    found = fname
-                    break
-        if found is None:
-            offsets = np.cumsum([0] + [s["np"] for s in src[:-1]])
-            used = np.concatenate([off + s["vertno"] for off, s in zip(offsets, src)])
-            to_head = _head_transform(src, forward["mri_head_t"], None)
-            rr, tris = grid_outline(_positions(src, used, to_head))
-            return Glass(rr=rr, tris=tris, name="outline of the source grid")
-        rr, tris = _read_inner_skull(found)
-        name = f"inner skull of {subject}"
-    # surfaces are in MRI coordinates, whatever frame the source space is in
-    trans = forward["mri_head_t"]
-    mri_head = np.asarray(trans["trans"])
-    if trans["from"] != FIFF.FIFFV_COORD_MRI:
-        mri_head = np.linalg.inv(mri_head)
-    rr = rr @ mri_head[:3, :3].T + mri_head[:3, 3]
-    return Glass(rr=rr, tris=np.asarray(tris, np.int64), name=name)
-
-
-def _read_inner_skull(fname):
-    """(rr in MRI m, tris) of a BEM file's innermost surface or a FreeSurfer
-    surface file."""
-    import mne
-    from mne.io.constants import FIFF
-
-    path = _existing(fname, "BEM")
-    try:
-        if path.name.endswith((".fif", ".fif.gz")):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # file naming
-                surfs = mne.read_bem_surfaces(path, verbose=False)
-            brain = [s for s in surfs if s["id"] == FIFF.FIFFV_BEM_SURF_ID_BRAIN]
-            surf = brain[0] if brain else surfs[-1]
-            return np.asarray(surf["rr"], float), np.asarray(surf["tris"], np.int64)
-        rr, tris = mne.read_surface(path, verbose=False)
-    except Exception as err:  # MNE and nibabel raise several types
-        raise ValueError(f"Could not read a BEM surface from {path}: {err}") from None
-    return np.asarray(rr, float) / 1000.0, np.asarray(tris, np.int64)  # mm -> m
 
 
 def _check_views(views, kind):

@@ -55,7 +55,7 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
         Volume estimates: BEM file or FreeSurfer surface whose inner skull
         is the glass (default: the subject's in ``subjects_dir``, else a
         smooth outline of the source grid; see
-        :func:`vaesource.localize.volume_glass`).
+        :func:`vaesource.viz.volume.volume_glass`).
     surface : ``"inflated"`` | ``"white"`` | ``"pial"``
         Cortical surface.
     views : tuple of str | None
@@ -82,8 +82,9 @@ def render_files(stc_fnames, out, *, labels=None, truth=None, subject=None,
     """
     import mne
 
-    from .localize import _read, volume_glass
+    from ._inputs import _read
     from .viz import plot_comparison, plot_sources, plot_volume_sources
+    from .viz.volume import volume_glass
     from .viz._scene import _rendering_available
 
     from .utils import _check_option

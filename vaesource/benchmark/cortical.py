@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._methods import COMPARED, canonical, labels
+from ..simulation import CorticalSettings
 from ..utils import _check_int, _check_option, _pyplot, logger
 from . import _sweep
 
@@ -46,46 +47,6 @@ COLUMNS = (
 # problem; the benchmark stops it at 1e-4 / 2000 iterations, where its
 # significant sources no longer change (checked on spot trials).
 GAMMA_MAP_KW = dict(tol=1e-4, maxit=2000)
-
-
-@dataclass(frozen=True)
-class CorticalSettings:
-    """Settings shared by all trials.
-
-    Attributes
-    ----------
-    sim_spacing, inv_spacing : str
-        Template spacings for simulation and inversion.
-    loose : float
-        Orientation prior of the inversion. 0.2 is MNE's default for
-        surfaces; a fixed orientation (0) is mis-specified here, because
-        the normal of the nearest inversion vertex differs from the true
-        source's (measured, 6 trials per cell at SNR 10, 1-3 sources: full
-        VAE recall 0.89-1.0 with ``loose=0`` vs 0.92-1.0 with 0.2, precision
-        0.68 vs 0.95).
-    depth : float
-        Depth-weighting exponent.
-    tol_mm : float
-        Distance tolerance of precision / recall (the inversion grid
-        spacing is about 10 mm for ico3, 5 mm for ico4).
-    sfreq, tmin, tmax : float
-        Sampling of the simulated evoked response.
-    nave : int
-        Trials averaged.
-    cache_dir : str | None
-        Template cache folder.
-    """
-
-    sim_spacing: str = "ico4"
-    inv_spacing: str = "ico3"
-    loose: float = 0.2
-    depth: float = 0.8
-    tol_mm: float = 15.0
-    sfreq: float = 100.0
-    tmin: float = -0.05
-    tmax: float = 0.25
-    nave: int = 1
-    cache_dir: str | None = None
 
 
 def _heads(settings):

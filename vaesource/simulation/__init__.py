@@ -6,7 +6,8 @@
   dipoles on the template head (:func:`cortical_evoked`), as MNE objects.
 """
 
-from .cortical import CorticalSimulation, cortical_evoked
+from .cortical import CorticalSettings, CorticalSimulation, cortical_evoked
 from .paper import NOISELESS_GAMMA, SETTINGS, PaperProblem, paper_problem
 
-__all__ = ["PaperProblem", "paper_problem", "CorticalSimulation", "cortical_evoked"]
+__all__ = ["PaperProblem", "paper_problem", "CorticalSettings", "CorticalSimulation",
+           "cortical_evoked"]

@@ -10,10 +10,15 @@ labelled with the anatomical directions (L/R, A/P, S/I) at its edges.
 
 from __future__ import annotations
 
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from .._inputs import _existing
 from ..utils import _check_option
 from ._scene import (
     CONFIDENCE_CMAP,
@@ -387,3 +392,91 @@ def plot_volume_sources(
     info.glass = glass_name or ""
     _attach(plotter, info)
     return _finish(plotter, fname)
+
+
+@dataclass
+class Glass:
+    """The surface a volume estimate is drawn in (head frame, m)."""
+
+    rr: np.ndarray
+    tris: np.ndarray
+    name: str
+
+
+# FreeSurfer places of the inner skull in a subject's folder
+_INNER_SKULL = ("bem/inner_skull.surf", "bem/watershed/{subject}_inner_skull_surface")
+
+
+def volume_glass(forward, *, bem=None, subjects_dir=None) -> Glass:
+    """The glass around a volume source space: the inner skull, or an outline.
+
+    Parameters
+    ----------
+    forward : mne.Forward
+        Forward solution of a volume (or discrete) source space.
+    bem : path-like | None
+        A BEM model or solution (``-bem.fif``, ``-bem-sol.fif``), or a
+        FreeSurfer surface file such as ``bem/inner_skull.surf``: its inner
+        skull (the innermost surface) is drawn.
+    subjects_dir : path-like | None
+        FreeSurfer subjects folder: with the forward's subject, its
+        ``bem/inner_skull.surf`` (or the watershed one) is drawn.
+
+    Returns
+    -------
+    glass : Glass
+        In head coordinates; without a BEM or subject surface, a smooth
+        outline around the source grid.
+    """
+    from mne.io.constants import FIFF
+
+    src = forward["src"]
+    if bem is not None:
+        rr, tris = _read_inner_skull(bem)
+        name = f"inner skull ({Path(bem).name})"
+    else:
+        subject = src[0].get("subject_his_id") or None
+        found = None
+        if subject is not None:
+            base = subjects_dir or os.environ.get("SUBJECTS_DIR")
+            for rel in _INNER_SKULL if base else ():
+                fname = Path(base).expanduser() / subject / rel.format(subject=subject)
+                if fname.is_file():
+                    found = fname
+                    break
+        if found is None:
+            offsets = np.cumsum([0] + [s["np"] for s in src[:-1]])
+            used = np.concatenate([off + s["vertno"] for off, s in zip(offsets, src)])
+            to_head = _head_transform(src, forward["mri_head_t"], None)
+            rr, tris = grid_outline(_positions(src, used, to_head))
+            return Glass(rr=rr, tris=tris, name="outline of the source grid")
+        rr, tris = _read_inner_skull(found)
+        name = f"inner skull of {subject}"
+    # surfaces are in MRI coordinates, whatever frame the source space is in
+    trans = forward["mri_head_t"]
+    mri_head = np.asarray(trans["trans"])
+    if trans["from"] != FIFF.FIFFV_COORD_MRI:
+        mri_head = np.linalg.inv(mri_head)
+    rr = rr @ mri_head[:3, :3].T + mri_head[:3, 3]
+    return Glass(rr=rr, tris=np.asarray(tris, np.int64), name=name)
+
+
+def _read_inner_skull(fname):
+    """(rr in MRI m, tris) of a BEM file's innermost surface or a FreeSurfer
+    surface file."""
+    import mne
+    from mne.io.constants import FIFF
+
+    path = _existing(fname, "BEM")
+    try:
+        if path.name.endswith((".fif", ".fif.gz")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # file naming
+                surfs = mne.read_bem_surfaces(path, verbose=False)
+            brain = [s for s in surfs if s["id"] == FIFF.FIFFV_BEM_SURF_ID_BRAIN]
+            surf = brain[0] if brain else surfs[-1]
+            return np.asarray(surf["rr"], float), np.asarray(surf["tris"], np.int64)
+        rr, tris = mne.read_surface(path, verbose=False)
+    except Exception as err:  # MNE and nibabel raise several types
+        raise ValueError(f"Could not read a BEM surface from {path}: {err}") from None
+    return np.asarray(rr, float) / 1000.0, np.asarray(tris, np.int64)  # mm -> m
