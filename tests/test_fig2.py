@@ -32,16 +32,22 @@ def test_paper_range_reaches_d():
     assert list(PAPER_R) == sorted(set(PAPER_R))
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(rank=0), "'rank'"), (dict(rank="half"), "'rank'"),
-    (dict(rank=2.0), "'rank'"), (dict(rank=True), "'rank'"),
-    (dict(n_times=0), "'n_times'"), (dict(n_times=10.5), "'n_times'"),
-    (dict(r_values=(0, 5)), "'r_values'"),
-    (dict(rank=3, problem_kw=dict(rank=4)), "'rank'.*twice"),
-    (dict(n_times=3, problem_kw=dict(n_times=4)), "'n_times'.*twice"),
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(rank=0), ValueError, "'rank'"), (dict(rank="half"), ValueError, "'rank'"),
+    # a wrong type is a TypeError (MNE's _validate_type convention)
+    (dict(rank=2.0), TypeError, "'rank' parameter must be a positive integer "
+                                "or 'full', got <class 'float'>"),
+    (dict(rank=True), TypeError, "'rank' parameter must be a positive integer "
+                                 "or 'full', got <class 'bool'>"),
+    (dict(n_times=0), ValueError, "'n_times'"),
+    (dict(n_times=10.5), TypeError, "'n_times' parameter must be an instance of "
+                                    "int, got <class 'float'>"),
+    (dict(r_values=(0, 5)), ValueError, "'r_values'"),
+    (dict(rank=3, problem_kw=dict(rank=4)), ValueError, "'rank'.*twice"),
+    (dict(n_times=3, problem_kw=dict(n_times=4)), ValueError, "'n_times'.*twice"),
 ])
-def test_bad_size_arguments(kw, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_size_arguments(kw, error, match):
+    with pytest.raises(error, match=match):
         run_fig2(**{**dict(settings=("unit",), r_values=(3,), n_trials=1,
                            progress=False, problem_kw=SMALL), **kw})
 

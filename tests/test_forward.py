@@ -221,8 +221,12 @@ def test_make_sphere_forward_bad_input():
     info = _point_mag_info()
     with pytest.raises(ValueError, match="'accuracy' parameter"):
         make_sphere_forward(info, src, accuracy="sloppy")
-    with pytest.raises(ValueError, match="mne.SourceSpaces"):
+    with pytest.raises(TypeError, match="'src' parameter must be an instance "
+                                        "of mne.SourceSpaces, got <class 'numpy"):
         make_sphere_forward(info, np.zeros((3, 3)))
+    with pytest.raises(TypeError, match="'info' parameter must be an instance "
+                                        "of mne.Info, got <class 'dict'>"):
+        make_sphere_forward(dict(info), src)
     # a source at the origin and one outside the (declared) conductor
     at_origin = mne.setup_volume_source_space(
         pos=dict(rr=np.r_[[ORIGIN]], nn=np.array([[0.0, 0.0, 1.0]])), verbose=False
@@ -340,9 +344,24 @@ def test_leadfield_channel_mismatch(small_template):
     fwd_meg = mne.pick_types_forward(tmpl.fwd, meg=True, eeg=False)
     with pytest.raises(ValueError, match="No good data channel"):
         leadfield_from_forward(fwd_meg, eeg_only)
-    with pytest.raises(ValueError, match="mne.Forward"):
+    with pytest.raises(TypeError, match="'forward' parameter must be an "
+                                        "instance of mne.Forward, got <class"):
         leadfield_from_forward(tmpl.fwd["sol"]["data"], info)
+    with pytest.raises(TypeError, match="'info_or_evoked' parameter must be an "
+                                        "mne.Info or have an 'info' attribute"):
+        leadfield_from_forward(tmpl.fwd, info["chs"])
+    with pytest.raises(TypeError, match="'noise_cov' parameter must be an "
+                                        "instance of mne.Covariance or None"):
+        leadfield_from_forward(tmpl.fwd, info, np.eye(3))
     with pytest.raises(ValueError, match="'loose' parameter"):
         leadfield_from_forward(tmpl.fwd, info, loose=2.0)
+    with pytest.raises(TypeError, match="'loose' parameter must be 'auto' or a "
+                                        "number in \\[0, 1\\], got <class 'list'>"):
+        leadfield_from_forward(tmpl.fwd, info, loose=[0.2])
+    with pytest.raises(ValueError, match="'fixed' parameter"):
+        leadfield_from_forward(tmpl.fwd, info, fixed="yes")
+    with pytest.raises(TypeError, match="'fixed' parameter must be True, False "
+                                        "or 'auto', got <class 'int'>"):
+        leadfield_from_forward(tmpl.fwd, info, fixed=1)
     with pytest.raises(ValueError, match="'data' parameter"):
         lf.whiten(np.zeros((3, 4)))

@@ -148,8 +148,25 @@ def test_bad_input(sim):
     check("learn_gamma", ev, fwd, cov, model="diag", learn_gamma=True)
     check("'gamma' parameter", ev, fwd, cov, gamma=0.0)
     check("pick_ori", ev, fwd, cov, pick_ori="normal")
-    check("mne.Covariance", ev, fwd, cov["data"])
-    check("mne.Evoked", ev.data, fwd, cov)
+    # a wrong type is a TypeError (MNE's _validate_type convention)
+    for args, match in (
+        ((ev, fwd, cov["data"]), "'noise_cov' parameter must be an instance of "
+                                 "mne.Covariance, got <class 'numpy.ndarray'>"),
+        ((ev.data, fwd, cov), "'evoked' parameter must be an instance of mne.Evoked"),
+        ((ev, "fwd.fif", cov), "'forward' parameter must be an instance of "
+                               "mne.Forward, got <class 'str'> instead"),
+    ):
+        with pytest.raises(TypeError, match=match):
+            apply_vae_inverse(*args)
+    with pytest.raises(TypeError, match="'return_residual' parameter must be an "
+                                        "instance of bool, got <class 'int'>"):
+        apply_vae_inverse(ev, fwd, cov, return_residual=1)
+    with pytest.raises(TypeError, match="'max_iter' parameter must be an instance "
+                                        "of int, got <class 'bool'>"):
+        apply_vae_inverse(ev, fwd, cov, max_iter=True)
+    with pytest.raises(TypeError, match="'gamma' parameter must be an instance "
+                                        "of numeric, got <class 'str'>"):
+        apply_vae_inverse(ev, fwd, cov, gamma="1")
 
 
 @pytest.mark.slow

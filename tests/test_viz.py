@@ -215,9 +215,36 @@ def test_plot_sources_rejects_mismatch(small_template):
     with pytest.raises(ValueError, match="source space does not match"):
         viz.plot_sources(stc, surfaces=small, surface="white",
                          src=small_template.src)
-    with pytest.raises(ValueError, match="plot_volume_sources"):
+    # a wrong type is a TypeError (MNE's _validate_type convention)
+    with pytest.raises(TypeError, match="'stc' parameter must be an "
+                       "mne.SourceEstimate or mne.VectorSourceEstimate \\(a "
+                       "volume source estimate: use vaesource.viz."
+                       "plot_volume_sources for it\\), got <class"):
         viz.plot_sources(mne.VolSourceEstimate(np.ones((1, 1)), [np.array([0])],
                                                0, 1))
+    with pytest.raises(TypeError, match="'stc' parameter must be an "
+                       "mne.SourceEstimate or mne.VectorSourceEstimate, got "
+                       "<class 'numpy.ndarray'> instead"):
+        viz.plot_sources(np.ones((3, 1)), surfaces=small_template)
+    with pytest.raises(TypeError, match="'surfaces' parameter must be None"):
+        viz.plot_sources(stc, surfaces=[1, 2])
+    with pytest.raises(ValueError, match="'surfaces' parameter must be None.*got "
+                       "a dict with keys \\['lh'\\]"):
+        viz.plot_sources(stc, surfaces={"lh": small["lh"]})
+    with pytest.raises(TypeError, match="'truth' parameter must be a "
+                       "SourceEstimate, a dict"):
+        viz.plot_sources(stc, surfaces=small_template, truth=3)
+    with pytest.raises(ValueError, match="'truth' parameter.*got a list of "
+                       "length 3"):
+        viz.plot_sources(stc, surfaces=small_template, truth=[[0], [0], [0]])
+    with pytest.raises(TypeError, match="'size' parameter must be \\(width, "
+                       "height\\) in pixels, got <class 'int'>"):
+        viz.plot_sources(stc, surfaces=small_template, size=500)
+    with pytest.raises(TypeError, match="'stcs' parameter must be a non-empty "
+                       "dict {name: SourceEstimate}, got <class 'list'>"):
+        viz.plot_comparison([stc], surfaces=small_template)
+    with pytest.raises(ValueError, match="'stcs' parameter must be a non-empty"):
+        viz.plot_comparison({}, surfaces=small_template)
     with pytest.raises(ValueError, match="'views' parameter"):
         viz.plot_sources(stc, surfaces=small_template, views=("sideways",))
     with pytest.raises(ValueError, match="'surface' parameter"):
@@ -323,6 +350,22 @@ def test_plot_volume_sources(rendering, small_template):
     with pytest.raises(ValueError, match="does not match the source space"):
         bad = mne.VolSourceEstimate(np.ones((1, 1)), [np.array([-5])], 0, 1)
         viz.plot_volume_sources(bad, src, template=small_template)
+    # a wrong type is a TypeError (MNE's _validate_type convention)
+    cortical = mne.SourceEstimate(np.ones((1, 1)), [np.array([0]), np.array([], int)],
+                                  0, 1)
+    with pytest.raises(TypeError, match="'stc' parameter must be an "
+                       "mne.VolSourceEstimate \\(use plot_sources"):
+        viz.plot_volume_sources(cortical, src, template=small_template)
+    with pytest.raises(TypeError, match="'src' parameter must be the volume "
+                       "mne.SourceSpaces of the estimate, got <class 'list'>"):
+        viz.plot_volume_sources(stc, list(src), template=small_template)
+    with pytest.raises(ValueError, match="'src' parameter.*of kind 'surface'"):
+        viz.plot_volume_sources(stc, small_template.src, template=small_template)
+    with pytest.raises(TypeError, match="'trans' parameter must be None, "
+                       "'identity' or an mne.transforms.Transform, got <class"):
+        viz.plot_volume_sources(stc, src, template=small_template, trans=np.eye(4))
+    with pytest.raises(ValueError, match="'trans' parameter.*got 'head'"):
+        viz.plot_volume_sources(stc, src, template=small_template, trans="head")
 
 
 # ---------------------------------------------------------------- matplotlib
@@ -361,7 +404,8 @@ def test_plot_convergence_from_solver():
     assert len(ax_c.lines[0].get_xdata()) == len(result.cost)
     assert len(ax_w.lines[0].get_xdata()) == result.active_set.size
     plt.close(fig)
-    with pytest.raises(ValueError, match="SolverResult"):
+    with pytest.raises(TypeError, match="'result' parameter must be a "
+                       "SolverResult.*at 'x'.*got <class 'numpy.ndarray'>"):
         viz.plot_convergence({"x": np.ones(3)})
 
 

@@ -24,6 +24,7 @@ from .utils import (
     _check_int,
     _check_option,
     _check_positive,
+    _validate_type,
     logger,
     scale_noise_cov,
     use_log_level,
@@ -244,8 +245,7 @@ def apply_vae_inverse(
         ("return_residual", return_residual),
         ("return_as_dipoles", return_as_dipoles),
     ):
-        if not isinstance(val, (bool, np.bool_)):
-            raise ValueError(f"The {name!r} parameter must be a bool, got {val!r}.")
+        _validate_type(val, bool, name)
     if learn_gamma and model != "full":
         raise ValueError(
             "learn_gamma=True is only available with model='full', got "
@@ -418,26 +418,15 @@ def _check_inputs(evoked, forward, noise_cov, tmin, tmax):
     """Validate the MNE objects; return the cropped evoked and scaled cov.
 
     Everything is checked before any work, so that a bad input raises a
-    ValueError naming the problem and nothing is computed.
+    TypeError (a wrong type) or a ValueError naming the problem and nothing
+    is computed.
     """
     import mne
     from mne.io.constants import FIFF
 
-    if not isinstance(evoked, mne.Evoked):
-        raise ValueError(
-            "The 'evoked' parameter must be an instance of mne.Evoked, got "
-            f"{type(evoked).__name__} instead."
-        )
-    if not isinstance(forward, mne.Forward):
-        raise ValueError(
-            "The 'forward' parameter must be an instance of mne.Forward, got "
-            f"{type(forward).__name__} instead."
-        )
-    if not isinstance(noise_cov, mne.Covariance):
-        raise ValueError(
-            "The 'noise_cov' parameter must be an instance of mne.Covariance, "
-            f"got {type(noise_cov).__name__} instead."
-        )
+    _validate_type(evoked, mne.Evoked, "evoked")
+    _validate_type(forward, mne.Forward, "forward")
+    _validate_type(noise_cov, mne.Covariance, "noise_cov")
     if forward["coord_frame"] != FIFF.FIFFV_COORD_HEAD:
         frame = _mne_compat.frame_name(forward["coord_frame"])
         raise ValueError(

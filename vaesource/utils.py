@@ -36,6 +36,92 @@ def warn(message, category=UserWarning):
     warnings.warn(message, category, stacklevel=level)
 
 
+# the string shortcuts of _validate_type: (classes, name in the message).
+# A bool is not taken for a number: True where a count or a tolerance is
+# expected is much more likely a mistake than a 1 (as in MNE's _ensure_int).
+_TYPE_SHORTCUTS = {
+    "int": ((int, np.integer), "int"),
+    "numeric": ((int, float, np.integer, np.floating), "numeric"),
+    "str": ((str,), "str"),
+    "path-like": ((str, os.PathLike), "path-like"),
+    "array-like": ((list, tuple, np.ndarray), "array-like"),
+    "callable": ((), "callable"),
+}
+
+
+def _type_label(cls):
+    """How a class reads in a message: ``int``, ``mne.Forward``, ``numpy.ndarray``."""
+    module = getattr(cls, "__module__", "builtins")
+    if module == "builtins":
+        return cls.__qualname__
+    return f"{module.split('.')[0]}.{cls.__qualname__}"
+
+
+def _validate_type(item, types, item_name, type_name=None):
+    """Raise a TypeError naming the parameter if ``item`` has a wrong type.
+
+    The convention of MNE's ``_validate_type``: a value of a wrong type raises
+    a TypeError, a value of the right type that is not allowed (out of range,
+    wrong shape, unknown option) a ValueError, raised by the caller's own
+    checks.
+
+    Parameters
+    ----------
+    item : object
+        The value to check.
+    types : type | str | None | tuple
+        A class, None (the value None), one of the shortcuts ``"int"``,
+        ``"numeric"``, ``"str"``, ``"path-like"``, ``"array-like"``,
+        ``"callable"``, or a tuple of them. A bool is neither an ``"int"``
+        nor ``"numeric"`` (unless ``bool`` is listed itself, which also
+        takes ``numpy.bool_``).
+    item_name : str
+        The parameter's name, as the message shows it: "The 'forward'
+        parameter must be ...".
+    type_name : str | None
+        What the value must be, written out (e.g. ``"a number, 'auto' or
+        None"``); None writes "an instance of" and the accepted types.
+
+    Returns
+    -------
+    item : object
+        The value, unchanged.
+    """
+    if not isinstance(types, tuple):
+        types = (types,)
+    classes, labels, callable_ok, bool_ok = [], [], False, False
+    for type_ in types:
+        if type_ is None:
+            classes.append(type(None))
+            labels.append("None")
+        elif isinstance(type_, str):
+            if type_ not in _TYPE_SHORTCUTS:
+                raise ValueError(f"Unknown type shortcut {type_!r}.")
+            cls_, label = _TYPE_SHORTCUTS[type_]
+            classes.extend(cls_)
+            labels.append(label)
+            callable_ok |= type_ == "callable"
+        else:
+            classes.append(type_)
+            labels.append(_type_label(type_))
+            if type_ is bool:  # numpy's bool is one too
+                classes.append(np.bool_)
+                bool_ok = True
+    ok = isinstance(item, tuple(classes)) or (callable_ok and callable(item))
+    if not bool_ok and isinstance(item, (bool, np.bool_)):
+        ok = False  # a bool is not a number
+    if ok:
+        return item
+    if type_name is None:
+        if len(labels) > 1:
+            labels = [", ".join(labels[:-1]), labels[-1]]
+        type_name = "an instance of " + " or ".join(labels)
+    got = "None" if item is None else str(type(item))
+    raise TypeError(
+        f"The {item_name!r} parameter must be {type_name}, got {got} instead."
+    )
+
+
 def _check_option(name, value, allowed):
     """Raise a ValueError naming the parameter if ``value`` is not allowed."""
     if value not in allowed:
@@ -53,15 +139,15 @@ def _check_option(name, value, allowed):
 
 
 def _check_positive(name, value, *, allow_zero=False, allow_none=False):
-    """Validate a positive (or non-negative) finite scalar."""
+    """Validate a positive (or non-negative) finite scalar.
+
+    A value that is not a number (a str, a bool, an array) raises a
+    TypeError; a number out of range (or not finite) a ValueError.
+    """
     if value is None and allow_none:
         return None
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"The {name!r} parameter must be a number, got {value!r}."
-        ) from None
+    _validate_type(value, "numeric", name)
+    value_f = float(value)
     ok = value_f >= 0 if allow_zero else value_f > 0
     if not (np.isfinite(value_f) and ok):
         bound = ">= 0" if allow_zero else "> 0"
@@ -72,9 +158,8 @@ def _check_positive(name, value, *, allow_zero=False, allow_none=False):
 
 
 def _check_int(name, value, *, min_value=None):
-    """Validate an integer parameter."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"The {name!r} parameter must be an integer, got {value!r}.")
+    """Validate an integer parameter (a bool is not one: TypeError)."""
+    _validate_type(value, "int", name)
     if min_value is not None and value < min_value:
         raise ValueError(
             f"The {name!r} parameter must be >= {min_value}, got {value!r}."

@@ -28,6 +28,7 @@ from ..utils import (
     _check_int,
     _check_option,
     _pyplot,
+    _validate_type,
     logger,
 )
 from . import _sweep
@@ -73,12 +74,9 @@ def trial_seed(seed, setting, r, trial):
 
 def _check_rank(rank):
     """A positive int or ``"full"`` (the rank of the block is then r)."""
-    if isinstance(rank, str):
-        if rank == "full":
-            return rank
-    elif not isinstance(rank, bool) and isinstance(rank, (int, np.integer)) \
-            and rank >= 1:
-        return int(rank)
+    _validate_type(rank, ("int", str), "rank", "a positive integer or 'full'")
+    if rank == "full" or (not isinstance(rank, str) and rank >= 1):
+        return rank if isinstance(rank, str) else int(rank)
     raise ValueError(
         "The 'rank' parameter must be a positive integer or 'full', got "
         f"{rank!r}."

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .. import _mne_compat
-from ..utils import logger, use_log_level
+from ..utils import _validate_type, logger, use_log_level
 
 
 @dataclass(frozen=True, repr=False)
@@ -209,29 +209,20 @@ def leadfield_from_forward(
     """
     import mne
 
-    if not isinstance(forward, mne.Forward):
-        raise ValueError(
-            "The 'forward' parameter must be an instance of mne.Forward, got "
-            f"{type(forward).__name__} instead."
-        )
+    _validate_type(forward, mne.Forward, "forward")
     info = info_or_evoked if isinstance(info_or_evoked, mne.Info) else None
     if info is None:
         info = getattr(info_or_evoked, "info", None)
-        if not isinstance(info, mne.Info):
-            raise ValueError(
-                "The 'info_or_evoked' parameter must be an mne.Info or have an "
-                f"'info' attribute, got {type(info_or_evoked).__name__}."
-            )
-    if noise_cov is not None and not isinstance(noise_cov, mne.Covariance):
-        raise ValueError(
-            "The 'noise_cov' parameter must be an mne.Covariance or None, got "
-            f"{type(noise_cov).__name__} instead."
-        )
-    if not (loose == "auto" or (np.isscalar(loose) and 0 <= float(loose) <= 1)):
+        _validate_type(info, mne.Info, "info_or_evoked",
+                       "an mne.Info or have an 'info' attribute")
+    _validate_type(noise_cov, (mne.Covariance, None), "noise_cov")
+    _validate_type(loose, ("numeric", str), "loose", "'auto' or a number in [0, 1]")
+    if not (loose == "auto" or (not isinstance(loose, str) and 0 <= loose <= 1)):
         raise ValueError(
             f"The 'loose' parameter must be 'auto' or a number in [0, 1], got "
             f"{loose!r}."
         )
+    _validate_type(fixed, (bool, str), "fixed", "True, False or 'auto'")
     if not (fixed == "auto" or isinstance(fixed, bool)):
         raise ValueError(
             f"The 'fixed' parameter must be True, False or 'auto', got {fixed!r}."

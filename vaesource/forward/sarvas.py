@@ -31,6 +31,7 @@ from ..utils import (
     _check_array,
     _check_option,
     _check_positive,
+    _validate_type,
     logger,
     use_log_level,
 )
@@ -128,11 +129,7 @@ def meg_coils(
     import mne
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
-    if not isinstance(info, mne.Info):
-        raise ValueError(
-            f"The 'info' parameter must be an instance of mne.Info, got "
-            f"{type(info).__name__} instead."
-        )
+    _validate_type(info, mne.Info, "info")
     if len(mne.pick_types(info, meg=True, ref_meg=False, exclude=())) == 0:
         raise ValueError(
             "The 'info' parameter has no MEG channels: the Sarvas model "
@@ -534,11 +531,7 @@ def _make_sphere_forward(
     from mne.transforms import Transform
 
     _check_option("accuracy", accuracy, ("point", "normal", "accurate"))
-    if not isinstance(info, mne.Info):
-        raise ValueError(
-            "The 'info' parameter must be an instance of mne.Info, got "
-            f"{type(info).__name__} instead."
-        )
+    _validate_type(info, mne.Info, "info")
     n_meg = len(mne.pick_types(info, meg=True, ref_meg=False, exclude=()))
     if n_meg == 0 and eeg_sphere is None:
         raise ValueError(
@@ -546,11 +539,7 @@ def _make_sphere_forward(
             "computes magnetic fields only (use mne.make_forward_solution "
             "with a sphere model for EEG)."
         )
-    if not isinstance(src, mne.SourceSpaces):
-        raise ValueError(
-            "The 'src' parameter must be an instance of mne.SourceSpaces, got "
-            f"{type(src).__name__} instead."
-        )
+    _validate_type(src, mne.SourceSpaces, "src")
     if eeg_sphere is not None:
         origin = eeg_sphere["r0"]
     origin = _check_array("origin", origin, 1)

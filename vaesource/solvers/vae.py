@@ -12,6 +12,7 @@ from ..utils import (
     _check_int,
     _check_option,
     _check_positive,
+    _validate_type,
     logger,
     use_log_level,
 )
@@ -268,13 +269,8 @@ def _check_min_evidence(min_evidence, n_locations):
     if isinstance(min_evidence, str):
         _check_option("min_evidence", min_evidence, ("auto",))
         return auto_min_evidence(n_locations)
-    if isinstance(min_evidence, (bool, np.bool_)) or not isinstance(
-        min_evidence, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            "The 'min_evidence' parameter must be a number, 'auto' or None, "
-            f"got {type(min_evidence).__name__}."
-        )
+    _validate_type(min_evidence, "numeric", "min_evidence",
+                   "a number, 'auto' or None")
     if not (np.isfinite(min_evidence) and min_evidence >= 0):
         raise ValueError(
             "The 'min_evidence' parameter must be a finite number >= 0, got "
@@ -482,10 +478,7 @@ def _vae(
     if kkt_tol is not None:
         kkt_tol = _check_positive("kkt_tol", kkt_tol, allow_zero=True)
     _check_option("update", update, _UPDATES)
-    if not isinstance(learn_gamma, (bool, np.bool_)):
-        raise ValueError(
-            f"The 'learn_gamma' parameter must be a bool, got {learn_gamma!r}."
-        )
+    _validate_type(learn_gamma, bool, "learn_gamma")
     with _blas_single_thread():
         return _vae_impl(
             M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils import _validate_type
 from ._surfaces import HEMIS
 
 
 def _check_stc(stc, name="stc"):
     import mne
 
-    if isinstance(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate)):
-        raise ValueError(
-            f"The {name!r} parameter is a volume source estimate: use "
-            "vaesource.viz.plot_volume_sources for it."
-        )
-    if not isinstance(stc, (mne.SourceEstimate, mne.VectorSourceEstimate)):
-        raise ValueError(
-            f"The {name!r} parameter must be an mne.SourceEstimate or "
-            f"mne.VectorSourceEstimate, got {type(stc).__name__}."
-        )
-    return stc
+    volume = isinstance(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate))
+    return _validate_type(
+        stc, (mne.SourceEstimate, mne.VectorSourceEstimate), name,
+        "an mne.SourceEstimate or mne.VectorSourceEstimate"
+        + (" (a volume source estimate: use vaesource.viz.plot_volume_sources "
+           "for it)" if volume else ""),
+    )
 
 
 def _stc_magnitude(stc):
@@ -122,11 +119,15 @@ def _truth_vertices(truth, cortex):
     elif isinstance(truth, (list, tuple)) and len(truth) == 2:
         out = {hemi: np.asarray(v, int).ravel() for hemi, v in zip(HEMIS, truth)}
     else:
-        raise ValueError(
-            "The 'truth' parameter must be a SourceEstimate, a dict {'lh': "
-            "vertices, 'rh': vertices} or a pair [lh_vertices, rh_vertices], "
-            f"got {type(truth).__name__}."
-        )
+        kind = "a SourceEstimate, a dict {'lh': vertices, 'rh': vertices} or a pair"
+        if isinstance(truth, (list, tuple)):  # of the wrong length
+            raise ValueError(
+                f"The 'truth' parameter must be {kind} [lh_vertices, "
+                f"rh_vertices], got a {type(truth).__name__} of length "
+                f"{len(truth)}."
+            )
+        _validate_type(truth, (mne.SourceEstimate, dict, list, tuple), "truth",
+                       f"{kind} [lh_vertices, rh_vertices]")
     for hemi in HEMIS:
         v = out[hemi]
         if v.size and (v.min() < 0 or v.max() >= cortex.n_vertices[hemi]):

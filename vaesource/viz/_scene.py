@@ -22,6 +22,7 @@ import numpy as np
 
 # the log-level decorator of the renders lives with the log helpers
 from ..utils import _verbose  # noqa: F401
+from ..utils import _validate_type
 
 # Colours of the things every render shares
 GYRUS_GRAY = 0.86
@@ -162,6 +163,7 @@ def _new_plotter(shape, size, *, row_weights=None, col_weights=None, groups=None
 def _check_size(size, default):
     if size is None:
         return tuple(int(s) for s in default)
+    _validate_type(size, "array-like", "size", "(width, height) in pixels")
     try:
         width, height = (int(s) for s in size)
     except (TypeError, ValueError):

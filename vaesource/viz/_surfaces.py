@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils import _validate_type
 from ._scene import GYRUS_GRAY, SULCUS_GRAY
 
 HEMIS = ("lh", "rh")
@@ -101,11 +102,14 @@ def _resolve_surfaces(surfaces, surface, subject, subjects_dir, curvature):
             curvature = tmpl.sulc
     elif isinstance(surfaces, dict) and surface in surfaces:
         surfaces = surfaces[surface]
-    if not (isinstance(surfaces, dict) and set(HEMIS) <= set(surfaces)):
+    _validate_type(surfaces, dict, "surfaces",
+                   "None (the template), a vaesource Template, or a dict "
+                   "{'lh': (rr, tris), 'rh': (rr, tris)}")
+    if not set(HEMIS) <= set(surfaces):
         raise ValueError(
             "The 'surfaces' parameter must be None (the template), a "
             "vaesource Template, or a dict {'lh': (rr, tris), 'rh': (rr, "
-            f"tris)}}, got {type(surfaces).__name__}."
+            f"tris)}}, got a dict with keys {sorted(map(str, surfaces))}."
         )
     return {hemi: surfaces[hemi] for hemi in HEMIS}, curvature
 

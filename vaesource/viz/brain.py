@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..utils import _check_option, logger
+from ..utils import _check_option, _validate_type, logger
 from ._estimates import _active, _check_match, _check_stc, _truth_vertices
 from ._panels import _Scene
 from ._scene import (
@@ -364,7 +364,8 @@ def plot_comparison(
     plotter : pyvista.Plotter
         The rendered off-screen plotter (see :func:`plot_sources`).
     """
-    if not isinstance(stcs, dict) or not stcs:
+    _validate_type(stcs, dict, "stcs", "a non-empty dict {name: SourceEstimate}")
+    if not stcs:
         raise ValueError(
             "The 'stcs' parameter must be a non-empty dict {name: SourceEstimate}, "
             f"got {stcs!r:.60}."

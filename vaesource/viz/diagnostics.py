@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..utils import _pyplot
+from ..solvers import SolverResult
+from ..utils import _pyplot, _validate_type
 from .curves import _STYLE
 
 _ROW_KEYS = ("method", "snr", "n_sources", "loc_error_mm")
@@ -24,10 +25,11 @@ def _as_results(results):
         items = [(getattr(results, "model", "solver"), results)]
     for name, res in items:
         if not (hasattr(res, "cost") and hasattr(res, "weights")):
-            raise ValueError(
-                "The 'result' parameter must be a SolverResult (with .cost and "
-                f".weights), or a dict / list of them; got {type(res).__name__} "
-                f"for {name!r}."
+            # anything with .cost and .weights is drawn; else a TypeError
+            _validate_type(
+                res, SolverResult, "result",
+                "a SolverResult (with .cost and .weights), or a dict / list of "
+                f"them (at {name!r})",
             )
     return items
 

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 
 from .._inputs import _existing
-from ..utils import _check_option
+from ..utils import _check_option, _validate_type
 from ._scene import (
     CONFIDENCE_CMAP,
     DEFAULT_CMAP,
@@ -133,16 +133,15 @@ def _edge_labels(plotter, direction, up):
 def _check_vol_stc(stc, src, name="stc"):
     import mne
 
-    if not isinstance(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate)):
-        raise ValueError(
-            f"The {name!r} parameter must be an mne.VolSourceEstimate, got "
-            f"{type(stc).__name__} (use plot_sources for cortical estimates)."
-        )
-    if not isinstance(src, mne.SourceSpaces) or src.kind not in ("volume", "discrete"):
+    _validate_type(stc, (mne.VolSourceEstimate, mne.VolVectorSourceEstimate), name,
+                   "an mne.VolSourceEstimate (use plot_sources for cortical "
+                   "estimates)")
+    _validate_type(src, mne.SourceSpaces, "src",
+                   "the volume mne.SourceSpaces of the estimate")
+    if src.kind not in ("volume", "discrete"):
         raise ValueError(
             "The 'src' parameter must be the volume mne.SourceSpaces of the "
-            f"estimate, got {type(src).__name__}"
-            + (f" of kind {src.kind!r}." if isinstance(src, mne.SourceSpaces) else ".")
+            f"estimate, got SourceSpaces of kind {src.kind!r}."
         )
     verts = np.concatenate(stc.vertices)
     vertno = np.concatenate([s["vertno"] for s in src])
@@ -181,9 +180,11 @@ def _head_transform(src, trans, template):
         if trans["from"] == FIFF.FIFFV_COORD_HEAD:
             return np.linalg.inv(trans["trans"])
         return np.asarray(trans["trans"])
+    _validate_type(trans, str, "trans",
+                   "None, 'identity' or an mne.transforms.Transform")
     raise ValueError(
         "The 'trans' parameter must be None, 'identity' or an "
-        f"mne.transforms.Transform, got {type(trans).__name__}."
+        f"mne.transforms.Transform, got {trans!r}."
     )
 
 
