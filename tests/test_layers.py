@@ -24,7 +24,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vaesource"
 LAYERS = [
     # helpers; the one door to MNE's internals; the method registry (names
     # and labels, read by every layer above)
-    {"utils", "_mne_compat", "_methods"},
+    {"utils", "_mne_compat", "_methods", "_docs"},
     # the commands' inputs (files -> MNE objects), output folders and small
     # helpers on their estimates
     {"_inputs", "_output", "_stc"},

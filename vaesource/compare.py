@@ -32,6 +32,7 @@ from typing import Literal
 
 import numpy as np
 
+from ._docs import fill_doc
 from ._methods import COMPARED, canonical
 from ._methods import METHODS as _REGISTRY
 from .inverse import _check_inputs, apply_vae_inverse
@@ -138,6 +139,7 @@ def mxne_noise_alpha(M, G, n_orient, *, n_draws: int = 20, seed=0) -> float:
                          1.0, 99.0))
 
 
+@fill_doc
 def compare(
     evoked,
     forward,
@@ -171,8 +173,9 @@ def compare(
     methods : sequence of str
         Among ``"full_vae"``, ``"diag_vae"``, ``"autoencoder"`` (or its
         alias ``"ae"``), ``"gamma_map"``, ``"mxne"``, ``"irmxne"``.
-    loose, depth, rank
-        Orientation, depth and rank options shared by all methods.
+    %(loose)s
+    %(depth)s
+    %(rank)s
     tmin, tmax : float | None
         Time window shared by all methods.
     gamma : float
@@ -186,8 +189,7 @@ def compare(
         Extra arguments of :func:`vaesource.apply_vae_inverse`,
         :func:`mne.inverse_sparse.gamma_map` and
         :func:`mne.inverse_sparse.mixed_norm`.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -17,6 +17,7 @@ from typing import Literal
 
 import numpy as np
 
+from ._docs import fill_doc
 from . import _mne_compat
 from ._methods import METHODS, VAE_MODELS
 from .metrics import explained_variance
@@ -37,6 +38,7 @@ MODELS = tuple(VAE_MODELS)
 LEARN_NOISE = ("scalar", "type", "channel")
 
 
+@fill_doc
 def apply_vae_inverse(
     evoked,
     forward,
@@ -96,11 +98,8 @@ def apply_vae_inverse(
     learn_gamma : bool
         Estimate ``gamma`` from the data (``model="full"`` only); the same
         as ``learn_noise="scalar"``.
-    loose : float | ``"auto"``
-        Weight of the tangential orientations in ``[0, 1]``: 0 fixed, 1 free;
-        ``"auto"`` is 0.2 for surface and 1 for volume source spaces.
-    depth : float | dict | None
-        Depth-weighting exponent (or MNE depth options); None for none.
+    %(loose)s
+    %(depth)s
     pick_ori : None | ``"vector"``
         ``"vector"`` returns a :class:`mne.VectorSourceEstimate` (free or
         loose orientation only); None returns the norm over orientations.
@@ -108,22 +107,16 @@ def apply_vae_inverse(
         Also return the residual ``evoked - G X`` (channels used only).
     return_as_dipoles : bool
         Return a list of :class:`mne.Dipole`, one per active location.
-    rank : dict | ``"info"`` | ``"full"`` | None
-        Rank of the noise covariance (MNE's convention; None estimates it).
+    %(rank)s
     tmin, tmax : float | None
         Time window (s) of the data used; None for the first / last sample.
     update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"``
         Engine of the full VAE (see :func:`vaesource.solvers.full_vae`):
         the working-set Newton engine (default, stops on a certificate of
         stationarity) or the MM updates of earlier releases.
-    tol : float
-        Largest relative change of the cost in the last iteration at
-        convergence (the MM engines stop on it alone).
-    kkt_tol : float
-        Largest stationarity violation at convergence (full VAE, Newton
-        engine; see :func:`vaesource.solvers.full_vae`).
-    max_iter : int
-        Maximum number of iterations.
+    %(tol)s
+    %(kkt_tol)s
+    %(max_iter)s
     min_evidence : float | ``"auto"`` | None
         Full VAE: keep the active locations whose evidence (the rise of cost
         (18) when the location alone is removed, twice the log Bayes factor
@@ -160,10 +153,8 @@ def apply_vae_inverse(
         others from random starts; the lowest cost (18) is kept and
         ``stc.vae_sources.frequency`` says how often each source appeared
         (theorem 4.1: under its conditions every minimum agrees).
-    random_state : int | None
-        Seed of the random starts.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(random_state)s
+    %(verbose)s
 
     Returns
     -------
@@ -189,11 +180,14 @@ def apply_vae_inverse(
 
     Raises
     ------
+    TypeError
+        For an argument of a wrong type (e.g. a file name as ``forward``, a
+        str or a bool as a number), naming the parameter.
     ValueError
         For inconsistent inputs: no channel in common between the evoked
         data and the forward, channels missing from the noise covariance,
         all channels bad, an empty time window, non-finite data or a forward
-        not in head coordinates.
+        not in head coordinates; or a value out of range.
 
     See Also
     --------

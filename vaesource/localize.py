@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._docs import fill_doc
 from ._methods import VAE_MODELS, labels
 from ._inputs import _existing, _quietly, _read
 from ._output import check_output_folder, staged_folder
@@ -238,6 +239,7 @@ def peak_dipoles(dipoles, min_fraction=0.0):
     )
 
 
+@fill_doc
 def run_localize(
     evoked,
     forward,
@@ -307,8 +309,8 @@ def run_localize(
         summary says how often each source appeared.
     random_state : int | None
         Seed of the random starts.
-    loose, depth
-        Orientation and depth priors, as in MNE's inverse solvers.
+    %(loose)s
+    %(depth)s
     subjects_dir : path-like | None
         FreeSurfer subjects folder holding the forward's subject, for
         cortical renders (fsaverage renders on the embedded template
@@ -340,8 +342,7 @@ def run_localize(
         a stage folder next to it, then swapped in), so it never holds two
         runs' files; a folder holding anything vaesource does not write is
         never replaced, nor one holding the inputs.
-    verbose : bool | str | int | None
-        Log level.
+    %(verbose)s
 
     Returns
     -------

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._methods import METHODS, PAPER_MODELS, labels
 from ..simulation import SETTINGS, paper_problem
 from ..utils import (
@@ -100,6 +101,7 @@ def _problem_size(rank, n_times, problem_kw):
             problem_kw)
 
 
+@fill_doc
 def run_trial(setting, r, trial, models=MODELS, seed=0, problem_kw=None, *,
               rank=None, n_times=None):
     """Draw one problem and run each model on it.
@@ -113,8 +115,7 @@ def run_trial(setting, r, trial, models=MODELS, seed=0, problem_kw=None, *,
     trial : int
         Trial number; with ``seed``, ``setting`` and ``r`` it fixes the
         problem's seed.
-    models : sequence of str
-        Models to run, as in :func:`run_fig2`.
+    %(fig2_models)s
     seed : int
         Master seed.
     problem_kw : dict | None
@@ -349,6 +350,7 @@ def _save(fig, fname):
     return fig
 
 
+@fill_doc
 def run_fig2(
     settings=("unit", "jeffreys", "meg", "noisy"),
     r_values=PAPER_R,
@@ -367,31 +369,19 @@ def run_fig2(
 
     Parameters
     ----------
-    settings : sequence of str
-        Panels to run among ``"unit"``, ``"jeffreys"``, ``"meg"``,
-        ``"noisy"``.
-    r_values : sequence of int
-        Numbers of non-zero rows, each ``>= 1``.
-    n_trials : int
-        Trials per (setting, r); the paper uses 100.
-    models : sequence of str
-        Among ``"full_vae"``, ``"diag_vae"``, ``"autoencoder"``,
-        ``"group_lasso"``. All models see the same problems.
+    %(fig2_settings)s
+    %(fig2_r_values)s
+    %(fig2_n_trials)s
+    %(fig2_models)s
     rank : int | "full" | None
         Rank ``tau`` of the non-zero block (the paper says only ``tau < r <
         n``); ``"full"``: ``tau = r``. None: :data:`DEFAULT_RANK`.
     n_times : int | None
         Number of samples ``n``. None: :data:`DEFAULT_N_TIMES`.
-    seed : int
-        Master seed; trial seeds derive from it, so results do not depend on
-        ``n_jobs`` or the backend.
-    n_jobs : int
-        Parallel jobs (joblib; -1 for all cores).
-    backend : str | None
-        joblib backend, e.g. ``"loky"`` (default), ``"threading"`` or
-        ``"dask"`` (with a ``distributed.Client`` already created).
-    progress : bool
-        Show a tqdm progress bar.
+    %(fig2_seed)s
+    %(n_jobs)s
+    %(backend)s
+    %(progress)s
     problem_kw : dict | None
         Extra arguments of :func:`vaesource.simulation.paper_problem`
         (``rank`` and ``n_times`` may be given here or as keywords, not both).
@@ -759,6 +749,7 @@ class Fig2Sensitivity:
         return _save(fig, fname)
 
 
+@fill_doc
 def run_sensitivity(
     ranks=SENSITIVITY_RANKS,
     n_times=SENSITIVITY_N_TIMES,
@@ -785,8 +776,14 @@ def run_sensitivity(
         Block ranks; ``"full"``: ``tau = r``.
     n_times : sequence of int
         Numbers of samples ``n``.
-    settings, r_values, n_trials, models, seed, n_jobs, backend, progress
-        As in :func:`run_fig2`.
+    %(fig2_settings)s
+    %(fig2_r_values)s
+    %(fig2_n_trials)s
+    %(fig2_models)s
+    %(fig2_seed)s
+    %(n_jobs)s
+    %(backend)s
+    %(progress)s
 
     Returns
     -------

@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._docs import fill_doc
 from .. import _mne_compat
 from ..utils import _validate_type, logger, use_log_level
 
@@ -149,6 +150,7 @@ class LeadField:
         return X * (w if X.ndim == 1 else w[:, np.newaxis])
 
 
+@fill_doc
 def leadfield_from_forward(
     forward,
     info_or_evoked,
@@ -175,24 +177,17 @@ def leadfield_from_forward(
         Noise covariance used for whitening. None uses
         :func:`mne.make_ad_hoc_cov` (diagonal, default noise per channel
         type), which only makes channel types commensurate.
-    loose : float | ``"auto"``
-        Weight of the tangential orientations: 0 is fixed (normal to the
-        cortex), 1 free, in between loose; ``"auto"`` is 0.2 for surface
-        source spaces and 1 otherwise (MNE's default).
-    depth : float | dict | None
-        Depth-weighting exponent (MNE's sparse-solver defaults, e.g. 0.8), a
-        dict of MNE depth options, or None for no depth weighting.
+    %(loose)s
+    %(depth)s
     fixed : bool | ``"auto"``
         Fixed orientation (same as ``loose=0``).
-    rank : dict | ``"info"`` | ``"full"`` | None
-        Rank of the noise covariance, as in MNE (None: estimated).
+    %(rank)s
     pca : bool
         If True, the whitener maps onto the ``rank`` non-zero noise
         components, so ``G`` has ``rank`` rows and the whitened noise is
         exactly white; if False (MNE's sparse solvers), ``G`` has one row per
         channel and projected-out directions are rows of zeros.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import sparse
 
+from .._docs import fill_doc
 from .. import _mne_compat
 from ..utils import (
     _check_array,
@@ -447,6 +448,7 @@ def _sarvas_gain(rd, rp, nn, reducer):
     return G.reshape(n_out, 3 * n_dip)
 
 
+@fill_doc
 def make_sphere_forward(
     info,
     src,
@@ -486,8 +488,7 @@ def make_sphere_forward(
         Coil integration accuracy; ``"accurate"`` is what MNE uses.
     ignore_ref : bool
         Ignore compensation (reference) channels, as in MNE.
-    verbose : bool | str | int | None
-        Log level for this call (None: leave the current level).
+    %(verbose)s
 
     Returns
     -------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._docs import fill_doc
 from .. import _mne_compat
 from ..utils import (
     _check_int,
@@ -167,6 +168,7 @@ def _pick_vertices(template, inverse_template, n_sources, min_distance, rng):
     return chosen
 
 
+@fill_doc
 def cortical_evoked(
     template,
     n_sources: int,
@@ -221,8 +223,7 @@ def cortical_evoked(
     noise_cov : mne.Covariance | None
         Single-trial sensor noise; default :func:`mne.make_ad_hoc_cov`
         (diagonal; 5 fT/cm gradiometers, 20 fT magnetometers, 0.2 µV EEG).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

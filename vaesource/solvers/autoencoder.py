@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import fill_doc
 from ..utils import _blas_single_thread, _check_positive, logger, use_log_level
 from ._common import _expand, _reduce_data
 from ._mm import _mm_solve
@@ -11,6 +12,7 @@ from ._result import SolverResult, VAEParameters
 from .vae import _check_common
 
 
+@fill_doc
 def autoencoder(
     M,
     G,
@@ -53,13 +55,15 @@ def autoencoder(
         Gain / dictionary.
     gamma : float
         Decoder variance (the weight of the data term), > 0.
-    n_orient : int
-        Columns per location.
+    %(n_orient)s
     eps : float | None
         Keeps ``h`` finite at zero; ``eps -> 0`` is the paper's ``h = log``.
         Default ``1e-12 * ||M||_F^2 / n``, negligible for any active row.
-    max_iter, tol, prune_tol, weights_init, verbose
-        As in :func:`vaesource.solvers.full_vae`.
+    %(max_iter)s
+    %(tol)s
+    %(prune_tol)s
+    %(weights_init)s
+    %(verbose)s
 
     Returns
     -------

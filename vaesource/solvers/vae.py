@@ -6,6 +6,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._docs import fill_doc
 from ..utils import (
     _blas_single_thread,
     _check_array,
@@ -51,6 +52,7 @@ def _check_common(M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init)
     return M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init
 
 
+@fill_doc
 def full_vae(
     M,
     G,
@@ -95,9 +97,7 @@ def full_vae(
         Decoder (noise) variance, > 0. Use a tiny value (the paper uses
         1e-10) for the noiseless limit; 1.0 for whitened data; the initial
         value when ``learn_gamma=True``.
-    n_orient : int
-        Number of consecutive columns sharing one weight (3 for free
-        orientation dipoles, like MNE's ``xyz_same_gamma=True``).
+    %(n_orient)s
     update : "newton" | "mackay" | "convex" | "em"
         The engine. All reach stationary points of cost (18), where
         ``rho_i = ||G_i^T Sigma^-1 M||_F^2 / (n tr(G_i^T Sigma^-1 G_i))``
@@ -133,22 +133,9 @@ def full_vae(
     max_iter : int
         Maximum number of iterations (Newton: attempted steps, of which
         ``n_iter`` counts the accepted ones).
-    tol : float
-        Largest relative change of the cost in the last step,
-        ``|L_k - L_{k-1}| / |L_k|``, at convergence (the MM engines stop on
-        it alone).
-    kkt_tol : float
-        Largest stationarity violation at convergence (``"newton"`` only):
-        ``|rho_i - 1|`` on active locations, ``rho_i - 1`` on inactive ones
-        and ``|rho_gamma - 1|`` for a learned ``gamma``, all checked by a
-        final pass over every location. ``result.info["kkt_violation"]``
-        reports it for every engine.
-    prune_tol : float
-        A location whose variance ``w_i ||G_i||_F^2`` falls below
-        ``prune_tol * gamma`` no longer shapes ``Sigma``: it is set to zero
-        and removed from later iterations. A threshold relative to
-        ``max(w)`` instead would cut true sources whose variances span many
-        decades.
+    %(tol)s
+    %(kkt_tol)s
+    %(prune_tol)s
     weights_init : array, shape (n_locations,) | None
         Initial weights. Default: equal weights matching the data power, on
         every location (``"newton"`` on large problems: on the
@@ -172,8 +159,7 @@ def full_vae(
         ``result.info["restarts"]`` holds every run's cost and how often
         each returned location appears in the runs' (selected) supports.
         Under the conditions of theorem 4.1 all minima agree.
-    random_state : int | numpy.random.Generator | None
-        Seed of the random starts.
+    %(random_state)s
     noise_groups : array of int, shape (n_noise,) | None
         Learn one noise variance per group (heteroscedastic noise, the noise
         learning of Champagne): the noise covariance becomes ``N
@@ -191,8 +177,7 @@ def full_vae(
         Noise columns ``N`` of ``noise_groups`` (None: the identity). A
         rank-deficient whitener maps the channels onto fewer components:
         its rows there let the groups keep naming channels.
-    verbose : bool | str | int | None
-        Log level for this call (e.g. "debug").
+    %(verbose)s
 
     Returns
     -------
@@ -412,6 +397,7 @@ def _optimum_cost(result):
     return float(result.info.get("optimum", result).cost[-1])
 
 
+@fill_doc
 def diag_vae(
     M,
     G,
@@ -451,8 +437,11 @@ def diag_vae(
     n_orient : int
         Columns per location sharing one weight; the log term then sums
         over the location's columns.
-    max_iter, tol, prune_tol, weights_init, verbose
-        As in :func:`full_vae`.
+    %(max_iter)s
+    %(tol)s
+    %(prune_tol)s
+    %(weights_init)s
+    %(verbose)s
 
     Returns
     -------

@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._docs import fill_doc
 from ..utils import _check_option, _validate_type, logger
 from ._estimates import _active, _check_match, _check_stc, _truth_vertices
 from ._panels import _Scene
@@ -166,6 +167,7 @@ def _prepare(stcs, options, color_by="amplitude", sources=None):
 
 @_verbose
 @_takes_cortex_keywords
+@fill_doc
 def plot_sources(
     stc,
     *,
@@ -182,13 +184,8 @@ def plot_sources(
         The estimate; its vertex numbers must index the rendered surfaces
         (fsaverage5 vertex numbers for the template, as on
         ``Template.src``).
-    surfaces : None | Template | dict
-        None renders the embedded template's cortex (unless ``subject`` is
-        given); a :class:`vaesource.datasets.Template`; or a dict
-        ``{"lh": (rr, tris), "rh": (rr, tris)}`` (or ``Template.surfaces``).
-    surface : ``"inflated"`` | ``"white"`` | ``"pial"``
-        Which surface to draw on. Sources sit on that surface at their
-        vertices, pushed outward along the normal.
+    %(render_surfaces)s
+    %(render_surface)s
     views : str | tuple of str
         Among ``"lateral"``, ``"medial"`` (one panel per hemisphere),
         ``"dorsal"``, ``"ventral"``, ``"anterior"``, ``"posterior"`` (both
@@ -196,60 +193,30 @@ def plot_sources(
         panels facing the sources (each source, estimated or true, in the
         lateral or medial view its surface faces most, else the whole-brain
         view it faces), which the legend says.
-    hemi : ``"both"`` | ``"lh"`` | ``"rh"``
-        Hemispheres to draw.
-    time : float | None
-        Time (s) at which to show amplitudes; None shows each source at its
-        own peak.
+    %(render_hemi)s
+    %(render_time)s
     truth : None | SourceEstimate | dict | list
         Ground truth, drawn as green rings: an estimate (its non-zero
         sources), ``{"lh": vertices, "rh": vertices}`` or
         ``[lh_vertices, rh_vertices]``.
-    subject, subjects_dir : str | None, path-like | None
-        Read ``{lh,rh}.<surface>`` and ``curv`` (or ``sulc``) of a FreeSurfer
-        subject with nibabel, when ``surfaces`` is None
-        (``subjects_dir`` defaults to ``$SUBJECTS_DIR``). ``"fsaverage"``
-        without a subjects folder renders on the template (fsaverage5 vertex
-        numbers are fsaverage's first 10242).
-    curvature : dict | None
-        ``{hemi: array}``; positive values are shaded dark (sulci), smoothly
-        (a soft step of the curvature, lightly smoothed on the mesh).
-        Default: the template's sulcal depth or the subject's curvature.
-    src : mne.SourceSpaces | None
-        If given, checked against the surfaces and the estimate.
-    color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
-        What the colour of the spheres shows (their size is always the
-        amplitude): the amplitude, the evidence of each source (twice the
-        log Bayes factor of keeping it, on a log scale) or its posterior
-        probability of being real. The last two need a full-VAE estimate of
-        :func:`vaesource.apply_vae_inverse` (``stc.vae_sources``) or
-        ``sources``.
+    %(render_subject)s
+    %(render_curvature)s
+    %(render_src)s
+    %(render_color_by)s
     sources : vaesource.evidence.SourceTable | list of dict | None
         Evidence and probability per source for ``color_by``, when the
         estimate does not carry them (e.g. read from a ``.stc`` file): a
         :class:`~vaesource.evidence.SourceTable` or its rows (the
         ``"sources"`` of ``vaesource localize``'s ``summary.json``),
         matched by hemisphere and vertex.
-    cmap : str | matplotlib colormap | None
-        Colour map; default ``"autumn_r"`` (yellow to red) for amplitudes,
-        ``"viridis"`` (dark to yellow) for evidence and probability.
-    clim : (float, float) | None
-        Colour limits in colour-bar units; default ``(0, peak)`` for
-        amplitudes, whole decades around the evidence, (0, 1) for
-        probabilities.
-    threshold : float
-        Sources with amplitude (A·m) at or below it are not drawn.
-    units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
-        Colour-bar units; ``"auto"`` uses nAm for MNE-scale currents.
-    title : str | None
-        Figure title, in bold at the head of the legend (the colour bar is
-        labelled with its quantity and unit).
-    size : (int, int) | None
-        Image width and height in pixels (default depends on the views).
-    fname : path-like | None
-        Write a PNG screenshot there.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(render_cmap)s
+    %(render_clim)s
+    %(render_threshold)s
+    %(render_units)s
+    %(render_title)s
+    %(render_size)s
+    %(render_fname)s
+    %(verbose)s
 
     Returns
     -------
@@ -328,6 +295,7 @@ def plot_sources(
 
 @_verbose
 @_takes_cortex_keywords
+@fill_doc
 def plot_comparison(
     stcs: dict,
     *,
@@ -352,12 +320,23 @@ def plot_comparison(
     views : ``"auto"`` | str | tuple of str
         ``"auto"`` (default): the views where the sources are (as in
         :func:`plot_sources`), so no row is an empty brain; the legend says
-        so. Otherwise as in :func:`plot_sources`.
-    hemi, surfaces, surface, time, threshold, units, clim, cmap
-        As in :func:`plot_sources`; each view (and hemisphere, for lateral
-        and medial views) is one row.
-    subject, subjects_dir, curvature, src, title, size, fname, verbose
-        As in :func:`plot_sources`.
+        so. Otherwise as in :func:`plot_sources`. Each view (and
+        hemisphere, for lateral and medial views) is one row.
+    %(render_hemi)s
+    %(render_surfaces)s
+    %(render_surface)s
+    %(render_time)s
+    %(render_threshold)s
+    %(render_units)s
+    %(render_clim)s
+    %(render_cmap)s
+    %(render_subject)s
+    %(render_curvature)s
+    %(render_src)s
+    %(render_title)s
+    %(render_size)s
+    %(render_fname)s
+    %(verbose)s
 
     Returns
     -------

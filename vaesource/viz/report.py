@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from .._docs import fill_doc
 from ..utils import _atomic_write, logger
 from ._scene import _verbose
 
@@ -39,6 +40,7 @@ def _add_figure(report, fig, title, section, caption=None):
 
 
 @_verbose
+@fill_doc
 def make_report(
     fname,
     *,
@@ -119,8 +121,7 @@ def make_report(
         report says so and holds the static renders only.
     overwrite : bool
         Replace an existing file.
-    verbose : bool | str | int | None
-        Log level.
+    %(verbose)s
 
     Returns
     -------

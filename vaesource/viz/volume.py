@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._inputs import _existing
 from ..utils import _check_option, _validate_type
 from ._scene import (
@@ -207,6 +208,7 @@ def _resolve_glass(surface, template):
 
 
 @_verbose
+@fill_doc
 def plot_volume_sources(
     stc,
     src,
@@ -250,17 +252,30 @@ def plot_volume_sources(
         MNE's volume source spaces are); default: the template's.
     views : tuple of str
         Among ``"sagittal"``, ``"coronal"``, ``"axial"``.
-    time, truth, color_by, sources, cmap, clim, threshold, units, title, size, fname :
-        As in :func:`vaesource.viz.plot_sources`; ``truth`` is a volume
-        estimate or an array of source-space vertex numbers; ``sources``
-        rows are matched by vertex number.
+    %(render_time)s
+    truth : None | mne.VolSourceEstimate | array of int
+        Ground truth, drawn as green rings: a volume estimate (its non-zero
+        sources) or an array of source-space vertex numbers.
+    %(render_color_by)s
+    sources : vaesource.evidence.SourceTable | list of dict | None
+        Evidence and probability per source for ``color_by``, when the
+        estimate does not carry them (e.g. read from a ``.stc`` file): a
+        :class:`~vaesource.evidence.SourceTable` or its rows (the
+        ``"sources"`` of ``vaesource localize``'s ``summary.json``),
+        matched by vertex number.
+    %(render_cmap)s
+    %(render_clim)s
+    %(render_threshold)s
+    %(render_units)s
+    %(render_title)s
+    %(render_size)s
+    %(render_fname)s
     opacity : float
         Opacity of the glass surface.
     glass_name : str | None
         What the glass is, for the legend (default: the surface's name,
         nothing for a surface given as arrays).
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

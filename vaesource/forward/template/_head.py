@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..._docs import fill_doc
 from ... import _mne_compat
 from ...utils import _atomic_write, _check_option, logger, use_log_level
 from . import _geometry as geo
@@ -139,6 +140,7 @@ def cache_path(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(cache_dir).expanduser()
 
 
+@fill_doc
 def template(
     spacing: Literal["ico3", "ico4", "ico5"] = "ico4",
     *,
@@ -165,8 +167,7 @@ def template(
         Cache folder (see :func:`cache_path`).
     overwrite : bool
         Rebuild and overwrite the cached files.
-    verbose : bool | str | int | None
-        Log level for this call.
+    %(verbose)s
 
     Returns
     -------

@@ -1,0 +1,230 @@
+"""Shared parameter documentation: one ``docdict``, filled by ``fill_doc``.
+
+As MNE does (``mne/utils/docs.py``): a parameter that several public
+functions take with the same meaning is documented once here, and each
+docstring names it as ``%(name)s`` on a line of its own, at the indentation
+of its "Parameters" entries. :func:`fill_doc` replaces the line by the entry,
+indented to match, so ``help(f)`` and the Sphinx pages read complete numpydoc
+sections. A parameter whose meaning differs between functions keeps its own
+text in each of them.
+"""
+
+from __future__ import annotations
+
+import re
+
+docdict: dict[str, str] = {}
+
+# ----------------------------------------------------------------- general
+docdict["verbose"] = """
+verbose : bool | str | int | None
+    Log level for this call (``True`` is ``"info"``, ``False``
+    ``"warning"``, or a level name such as ``"debug"``); None keeps the
+    current level."""
+
+# ---------------------------------------------------- MNE objects -> gains
+docdict["loose"] = """
+loose : float | ``"auto"``
+    Weight of the tangential orientations: 0 is fixed (normal to the
+    cortex), 1 free, in between loose; ``"auto"`` is 0.2 for surface
+    source spaces and 1 otherwise (MNE's default)."""
+
+docdict["depth"] = """
+depth : float | dict | None
+    Depth-weighting exponent (MNE's sparse-solver defaults, e.g. 0.8), a
+    dict of MNE depth options, or None for no depth weighting."""
+
+docdict["rank"] = """
+rank : dict | ``"info"`` | ``"full"`` | None
+    Rank of the noise covariance, as in MNE (None: estimated)."""
+
+# ------------------------------------------------------ the array solvers
+docdict["n_orient"] = """
+n_orient : int
+    Number of consecutive columns of ``G`` sharing one weight (3 for free
+    orientation dipoles, like MNE's ``xyz_same_gamma=True``)."""
+
+docdict["max_iter"] = """
+max_iter : int
+    Maximum number of iterations."""
+
+docdict["tol"] = """
+tol : float
+    Largest relative change of the cost in the last step,
+    ``|L_k - L_{k-1}| / |L_k|``, at convergence (the
+    majorisation-minimisation engines stop on it alone)."""
+
+docdict["kkt_tol"] = """
+kkt_tol : float
+    Largest stationarity violation at convergence (full VAE, ``"newton"``
+    engine only): ``|rho_i - 1|`` on active locations, ``rho_i - 1`` on
+    inactive ones and ``|rho_gamma - 1|`` for a learned ``gamma``, all
+    checked by a final pass over every location.
+    ``result.info["kkt_violation"]`` reports it for every engine."""
+
+docdict["prune_tol"] = """
+prune_tol : float
+    A location whose variance ``w_i ||G_i||_F^2`` falls below
+    ``prune_tol * gamma`` no longer shapes ``Sigma``: it is set to zero
+    and removed from later iterations. A threshold relative to
+    ``max(w)`` instead would cut true sources whose variances span many
+    decades."""
+
+docdict["weights_init"] = """
+weights_init : array, shape (n_locations,) | None
+    Initial weights (finite, >= 0, one per location). Default: equal
+    weights matching the data power, on every location."""
+
+docdict["random_state"] = """
+random_state : int | numpy.random.Generator | None
+    Seed of the random starts."""
+
+# ------------------------------------------------- the renders (viz.brain,
+# viz.volume): keywords of plot_sources that the other renders share
+docdict["render_surfaces"] = """
+surfaces : None | Template | dict
+    None renders the embedded template's cortex (unless ``subject`` is
+    given); a :class:`vaesource.datasets.Template`; or a dict
+    ``{"lh": (rr, tris), "rh": (rr, tris)}`` (or ``Template.surfaces``)."""
+
+docdict["render_surface"] = """
+surface : ``"inflated"`` | ``"white"`` | ``"pial"``
+    Which surface to draw on. Sources sit on that surface at their
+    vertices, pushed outward along the normal."""
+
+docdict["render_hemi"] = """
+hemi : ``"both"`` | ``"lh"`` | ``"rh"``
+    Hemispheres to draw."""
+
+docdict["render_time"] = """
+time : float | None
+    Time (s) at which to show amplitudes; None shows each source at its
+    own peak."""
+
+docdict["render_subject"] = """
+subject, subjects_dir : str | None, path-like | None
+    Read ``{lh,rh}.<surface>`` and ``curv`` (or ``sulc``) of a FreeSurfer
+    subject with nibabel, when ``surfaces`` is None
+    (``subjects_dir`` defaults to ``$SUBJECTS_DIR``). ``"fsaverage"``
+    without a subjects folder renders on the template (fsaverage5 vertex
+    numbers are fsaverage's first 10242)."""
+
+docdict["render_curvature"] = """
+curvature : dict | None
+    ``{hemi: array}``; positive values are shaded dark (sulci), smoothly
+    (a soft step of the curvature, lightly smoothed on the mesh).
+    Default: the template's sulcal depth or the subject's curvature."""
+
+docdict["render_src"] = """
+src : mne.SourceSpaces | None
+    If given, checked against the surfaces and the estimate."""
+
+docdict["render_color_by"] = """
+color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
+    What the colour of the spheres shows (their size is always the
+    amplitude): the amplitude, the evidence of each source (twice the
+    log Bayes factor of keeping it, on a log scale) or its posterior
+    probability of being real. The last two need a full-VAE estimate of
+    :func:`vaesource.apply_vae_inverse` (``stc.vae_sources``) or
+    ``sources``."""
+
+docdict["render_cmap"] = """
+cmap : str | matplotlib colormap | None
+    Colour map; default ``"autumn_r"`` (yellow to red) for amplitudes,
+    ``"viridis"`` (dark to yellow) for evidence and probability."""
+
+docdict["render_clim"] = """
+clim : (float, float) | None
+    Colour limits in colour-bar units; default ``(0, peak)`` for
+    amplitudes, whole decades around the evidence, (0, 1) for
+    probabilities."""
+
+docdict["render_threshold"] = """
+threshold : float
+    Sources with amplitude (A·m) at or below it are not drawn."""
+
+docdict["render_units"] = """
+units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
+    Colour-bar units; ``"auto"`` uses nAm for MNE-scale currents."""
+
+docdict["render_title"] = """
+title : str | None
+    Figure title, in bold at the head of the legend (the colour bar is
+    labelled with its quantity and unit)."""
+
+docdict["render_size"] = """
+size : (int, int) | None
+    Image width and height in pixels (default depends on the views)."""
+
+docdict["render_fname"] = """
+fname : path-like | None
+    Write a PNG screenshot there."""
+
+# ------------------------------------------ the figure-2 benchmark sweeps
+docdict["fig2_settings"] = """
+settings : sequence of str
+    Panels to run among ``"unit"``, ``"jeffreys"``, ``"meg"``,
+    ``"noisy"``."""
+
+docdict["fig2_r_values"] = """
+r_values : sequence of int
+    Numbers of non-zero rows, each ``>= 1``."""
+
+docdict["fig2_n_trials"] = """
+n_trials : int
+    Trials per (setting, r); the paper uses 100."""
+
+docdict["fig2_models"] = """
+models : sequence of str
+    Among ``"full_vae"``, ``"diag_vae"``, ``"autoencoder"``,
+    ``"group_lasso"``. All models see the same problems."""
+
+docdict["fig2_seed"] = """
+seed : int
+    Master seed; trial seeds derive from it, so results do not depend on
+    ``n_jobs`` or the backend."""
+
+docdict["n_jobs"] = """
+n_jobs : int
+    Parallel jobs (joblib; -1 for all cores)."""
+
+docdict["backend"] = """
+backend : str | None
+    joblib backend, e.g. ``"loky"`` (default), ``"threading"`` or
+    ``"dask"`` (with a ``distributed.Client`` already created)."""
+
+docdict["progress"] = """
+progress : bool
+    Show a tqdm progress bar."""
+
+docdict = {key: value.strip("\n") for key, value in docdict.items()}
+
+_PLACEHOLDER = re.compile(r"^([ \t]*)%\((\w+)\)s[ \t]*$", re.MULTILINE)
+
+
+def fill_doc(func):
+    """Fill the ``%(name)s`` lines of a docstring from :data:`docdict`.
+
+    Each placeholder stands alone on its line; the entry replaces it,
+    every line indented by the placeholder's indentation. An unknown name
+    raises a KeyError when the module is imported, so a typo cannot reach
+    the documentation. Returns ``func`` (or class) itself.
+    """
+    doc = func.__doc__
+    if not doc:  # python -OO
+        return func
+
+    def entry(match):
+        indent, name = match.groups()
+        try:
+            text = docdict[name]
+        except KeyError:
+            raise KeyError(
+                f"No docdict entry {name!r} for the docstring of "
+                f"{getattr(func, '__qualname__', func)!r}."
+            ) from None
+        return "\n".join(indent + line if line else line
+                         for line in text.splitlines())
+
+    func.__doc__ = _PLACEHOLDER.sub(entry, doc)
+    return func
