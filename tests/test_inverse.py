@@ -113,6 +113,31 @@ def test_empty_estimate(sim):
     np.testing.assert_allclose(residual.data, sim.evoked.data)
 
 
+def test_warnings_point_at_the_users_line(sim):
+    """utils.warn names the caller's line whatever the depth: a warning of
+    apply_vae_inverse itself and one from the Newton engine, several calls
+    below it (full_vae, the restarts loop, the engine), both name this file
+    (and this test's lines)."""
+    import inspect
+
+    from vaesource.utils import ConvergenceWarning
+
+    first = inspect.currentframe().f_lineno + 2
+    with pytest.warns(UserWarning, match="No active source") as record:
+        apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, gamma=1e8,
+                          loose=0.0)
+    with pytest.warns(ConvergenceWarning) as deep:
+        apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.0,
+                          max_iter=2, min_evidence=None)
+    last = inspect.currentframe().f_lineno
+    ours = [w for w in record if "No active source" in str(w.message)]
+    ours += [w for w in deep if issubclass(w.category, ConvergenceWarning)]
+    assert len(ours) >= 2
+    for w in ours:
+        assert w.filename == __file__, (w.filename, str(w.message))
+        assert first <= w.lineno <= last
+
+
 @pytest.mark.parametrize("model", ["diag", "ae"])
 def test_other_models(sim, model):
     stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.0,
