@@ -1,0 +1,7 @@
+"""``python -m vaesource.cli``: the ``vaesource`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
