@@ -20,8 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-# the log-level decorator of the renders lives with the log helpers
-from ..utils import _verbose  # noqa: F401
 from ..utils import _validate_type
 
 # Colours of the things every render shares

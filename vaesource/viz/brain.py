@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from .._docs import fill_doc
-from ..utils import _check_option, _validate_type, logger
+from ..utils import _check_option, _validate_type, _verbose, logger
 from ._estimates import _active, _check_match, _check_stc, _truth_vertices
 from ._panels import _Scene
 from ._scene import (
@@ -37,7 +37,6 @@ from ._scene import (
     _plan_strip,
     _source_values,
     _units,
-    _verbose,
 )
 from ._surfaces import _SURFACES, HEMIS, _make_cortex, _resolve_surfaces
 # VIEWS: read from here by cli and localize (as are HEMIS, _check_views and

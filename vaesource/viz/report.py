@@ -6,8 +6,7 @@ import tempfile
 from pathlib import Path
 
 from .._docs import fill_doc
-from ..utils import _atomic_write, logger
-from ._scene import _verbose
+from ..utils import _atomic_write, _verbose, logger
 
 
 def _add_render(report, plotter, tmp_dir, title, section, caption=None,

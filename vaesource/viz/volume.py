@@ -20,7 +20,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .._inputs import _existing
-from ..utils import _check_option, _validate_type
+from ..utils import _check_option, _validate_type, _verbose
 from ._scene import (
     CONFIDENCE_CMAP,
     DEFAULT_CMAP,
@@ -41,7 +41,6 @@ from ._scene import (
     _plan_strip,
     _source_values,
     _units,
-    _verbose,
 )
 
 # camera direction (focal point -> camera) and view-up in head coordinates
