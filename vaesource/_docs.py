@@ -160,6 +160,20 @@ docdict["render_fname"] = """
 fname : path-like | None
     Write a PNG screenshot there."""
 
+# ------------------------------------------------- matplotlib figures
+docdict["figure_title"] = """
+title : str | None
+    Axes title."""
+
+docdict["figure_ax"] = """
+ax : matplotlib.axes.Axes | None
+    Draw into these axes (the figure is then not closed)."""
+
+docdict["figure_fname"] = """
+fname : path-like | None
+    Save the figure there (150 dpi; the format from the extension) and
+    close it."""
+
 # ------------------------------------------ the figure-2 benchmark sweeps
 docdict["fig2_settings"] = """
 settings : sequence of str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import fill_doc
 from .._methods import labels
 from ..utils import _pyplot
 
@@ -29,6 +30,7 @@ _TITLES = {
 }
 
 
+@fill_doc
 def plot_success_curves(rates, fname=None, *, n_sensors=100):
     """Success rate against the number of non-zero rows, one panel per setting.
 
@@ -37,8 +39,7 @@ def plot_success_curves(rates, fname=None, *, n_sensors=100):
     rates : dict
         ``rates[setting][model] = (r_values, success_rates, n_trials)`` as
         returned by :meth:`vaesource.benchmark.Fig2Result.success_rates`.
-    fname : path-like | None
-        Write the figure there (PNG at 150 dpi) and close it.
+    %(figure_fname)s
     n_sensors : int
         Drawn as the limit ``r = d`` of any algorithm (a dotted line,
         labelled).

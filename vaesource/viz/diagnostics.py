@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import fill_doc
 from ..solvers import SolverResult
 from ..utils import _pyplot, _validate_type
 from .curves import _STYLE
@@ -43,6 +44,7 @@ def _color(name, k):
     return colors[k % len(colors)]
 
 
+@fill_doc
 def plot_convergence(result, *, fname=None):
     """Cost and weight traces of one or several solver runs.
 
@@ -54,8 +56,7 @@ def plot_convergence(result, *, fname=None):
         iteration) and ``result.weights``; a weight history in
         ``result.info["weights_history"]`` (shape ``(n_iter + 1,
         n_sources)``) is drawn as traces when present.
-    fname : path-like | None
-        Save the figure there (150 dpi) and close it.
+    %(figure_fname)s
 
     Returns
     -------
@@ -111,6 +112,7 @@ def plot_convergence(result, *, fname=None):
     return fig
 
 
+@fill_doc
 def plot_localization_errors(rows, *, metric: str = "loc_error_mm", fname=None):
     """Box plots of localization errors: per method, SNR and number of sources.
 
@@ -122,8 +124,7 @@ def plot_localization_errors(rows, *, metric: str = "loc_error_mm", fname=None):
         out and counted in the panel.
     metric : str
         Key of the value to plot.
-    fname : path-like | None
-        Save the figure there (150 dpi) and close it.
+    %(figure_fname)s
 
     Returns
     -------

@@ -13,6 +13,7 @@ import html
 
 import numpy as np
 
+from .._docs import fill_doc
 from ._scene import _units
 
 # evidence below this is drawn at the bottom of the log axis (a location the
@@ -35,6 +36,7 @@ def _optimum_sources(result):
     return np.asarray(optimum.evidence, float), amp, selected
 
 
+@fill_doc
 def plot_evidence(
     stc,
     *,
@@ -65,12 +67,9 @@ def plot_evidence(
         for none.
     units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
         Units of the amplitude axis.
-    title : str | None
-        Axes title.
-    ax : matplotlib.axes.Axes | None
-        Draw into these axes (the figure is then not closed).
-    fname : path-like | None
-        Save the figure there (150 dpi) and close it.
+    %(figure_title)s
+    %(figure_ax)s
+    %(figure_fname)s
 
     Returns
     -------

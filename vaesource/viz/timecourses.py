@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from .._docs import fill_doc
 from ..utils import _pyplot
 from ._scene import _units
 
@@ -85,6 +86,7 @@ def _is_signed(stc):
     return data.ndim == 2 and bool((data < 0).any())
 
 
+@fill_doc
 def plot_time_courses(
     stc,
     *,
@@ -138,12 +140,9 @@ def plot_time_courses(
         Posterior probability inside the band.
     units : ``"auto"`` | ``"nAm"`` | ``"Am"`` | ``"a.u."``
         Units of the y axis.
-    title : str | None
-        Axes title.
-    ax : matplotlib.axes.Axes | None
-        Draw into these axes (the figure is then not closed).
-    fname : path-like | None
-        Save the figure there (150 dpi) and close it.
+    %(figure_title)s
+    %(figure_ax)s
+    %(figure_fname)s
 
     Returns
     -------
