@@ -672,16 +672,12 @@ def _check_surfaces(src, subjects_dir):
 
 
 def _check_views(views, kind):
-    """Views of the renders of a surface or volume run."""
-    from .viz.brain import VIEWS
+    """Views of the renders of a surface or volume run (a string may name
+    several, comma-separated)."""
+    from .viz._views import VIEWS
+    from .viz._views import _check_views as check
     from .viz.volume import VOLUME_VIEWS
 
     if isinstance(views, str):
         views = tuple(v.strip() for v in views.split(",") if v.strip())
-    allowed = VIEWS if kind == "surface" else VOLUME_VIEWS
-    views = tuple(views)
-    if not views:
-        raise ValueError("The 'views' parameter must name at least one view.")
-    for view in views:
-        _check_option("views", view, allowed)
-    return views
+    return check(views, "both", VIEWS if kind == "surface" else VOLUME_VIEWS)

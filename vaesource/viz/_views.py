@@ -93,7 +93,8 @@ def _auto_panels(cortex, marked, hemi):
     return panels, note
 
 
-def _check_views(views, hemi):
+def _check_views(views, hemi, allowed=VIEWS):
+    """The views as a tuple, each one of ``allowed`` (a string is one view)."""
     _check_option("hemi", hemi, ("both", "lh", "rh"))
     if isinstance(views, str):
         views = (views,)
@@ -101,7 +102,7 @@ def _check_views(views, hemi):
     if not views:
         raise ValueError("The 'views' parameter must name at least one view.")
     for view in views:
-        _check_option("views", view, VIEWS)
+        _check_option("views", view, allowed)
     return views
 
 
