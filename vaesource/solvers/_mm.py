@@ -209,14 +209,19 @@ def _mm_solve(
     weights_init,
     eps,
     name,
+    n_times=None,
 ):
     """Run the MM iterations; returns a dict of raw results.
 
     ``kind`` selects the penalty ("logdet", "diag", "log"), ``update`` the
     weight update ("convex", "mackay", "em" for "logdet"; "convex" for "diag";
-    "exact" for "log").
+    "exact" for "log"). ``n_times`` is the number of samples the data stand
+    for (the ``n`` of the cost; default ``M.shape[1]``, more when ``M`` is a
+    thin factor of many responses).
     """
-    n_sensors, n_times = M.shape
+    n_sensors = M.shape[0]
+    if n_times is None:
+        n_times = M.shape[1]
     n_locations = G.shape[1] // n_orient
     col_norms2 = np.sum(G**2, axis=0)
     loc_norms2 = _group_sum(col_norms2, n_orient)
@@ -343,7 +348,7 @@ def _mm_solve(
     # evaluating them, but a MacKay rejection may have moved on; rebuild).
     cols = _cols(active, n_orient)
     w_cols = _expand(w[active], n_orient)
-    X = np.zeros((G.shape[1], n_times))
+    X = np.zeros((G.shape[1], M.shape[1]))
     if active.size:
         fac = _factor(G, cols, w_cols, gamma, Q, cache)
         SinvG = fac.SinvG()

@@ -671,8 +671,11 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
 
 
 def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
-                  kkt_tol, prune_tol, weights_init, name):
+                  kkt_tol, prune_tol, weights_init, name, n_times=None):
     """Minimise cost (18); returns the same dict as :func:`._mm._mm_solve`.
+
+    ``n_times`` is the ``n`` of cost (18) (default ``M.shape[1]``; more when
+    ``M`` is a thin factor standing for many responses).
 
     With ``learn_gamma``, exact minimisations over ``gamma``
     (:func:`_best_gamma`) alternate with certified solves over the weights
@@ -680,7 +683,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
     measured to stall on problems where noise-fitting weights and ``gamma``
     trade off (8 of 10 random problems not certified).
     """
-    prob = _Problem(G, Q, M.shape[1], n_orient)
+    prob = _Problem(G, Q, M.shape[1] if n_times is None else n_times, n_orient)
     usable = prob.loc_norms2 > 0
     # the Hessian of the free locations stays below this many columns
     max_cols = max(4 * prob.n_sensors, 512)

@@ -92,7 +92,7 @@ def minimise_noise(A, Q, N, inv, lam, n_times, *, tol=1e-12, max_iter=200):
 
 
 def learn_noise(solve, M, G, Q, N, groups, n_orient, lam0, *, tol, kkt_tol,
-                max_iter=200):
+                max_iter=200, n_times=None):
     """Minimise cost (18) over the weights and the grouped noise variances.
 
     The weights are optimised away: for noise variances ``lambda`` a
@@ -124,6 +124,9 @@ def learn_noise(solve, M, G, Q, N, groups, n_orient, lam0, *, tol, kkt_tol,
         Stopping tolerances (relative cost change, group ratio).
     max_iter : int
         Most weight solves.
+    n_times : int | None
+        ``n`` of cost (18): the samples ``M`` stands for (None:
+        ``M.shape[1]``; more when ``M`` is a thin factor).
 
     Returns
     -------
@@ -140,7 +143,7 @@ def learn_noise(solve, M, G, Q, N, groups, n_orient, lam0, *, tol, kkt_tol,
 
     labels, inv = np.unique(groups, return_inverse=True)
     lam = np.broadcast_to(np.asarray(lam0, float), labels.shape).copy()
-    n_times = M.shape[1]
+    n_times = M.shape[1] if n_times is None else n_times
     state = dict(w=None, n_solves=0, best=None)
 
     def evaluate(lam):

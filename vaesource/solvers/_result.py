@@ -172,14 +172,22 @@ class SolverResult:
         a rank-``n_orient`` update of ``Sigma^-1``
         (:mod:`vaesource.solvers._evidence`). Large for a source the data
         need; near 0 for a weak source fitting noise. Full VAE only.
+
+        The ``n`` of cost (18) is ``info["n_times"]`` (the samples the data
+        stand for; ``X.shape[1]`` when absent). Results of
+        :func:`~vaesource.solvers.joint_full_vae` carry the joint evidence
+        in ``info["evidence"]``, which is returned as it is.
         """
+        if "evidence" in self.info:
+            return self.info["evidence"]
         if "evidence" not in self._cache:
             from ._evidence import evidence_from_factors
 
             k = self.n_orient
             self._cache["evidence"] = evidence_from_factors(
                 self._factors(), self.X[self.active_set],
-                self.weights[self.active_set[::k]], self.X.shape[1],
+                self.weights[self.active_set[::k]],
+                self.info.get("n_times", self.X.shape[1]),
             )
         return self._cache["evidence"]
 

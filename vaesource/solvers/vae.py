@@ -71,6 +71,7 @@ def full_vae(
     random_state=None,
     noise_groups=None,
     noise_basis=None,
+    n_times=None,
     verbose=None,
 ) -> SolverResult:
     """Full-covariance VAE inverse: minimise cost (18).
@@ -89,8 +90,10 @@ def full_vae(
 
     Parameters
     ----------
-    M : array, shape (n_sensors, n_times)
-        Data (whitened, so that the noise variance is ``gamma``).
+    M : array, shape (n_sensors, n_times) | (n_sensors, k)
+        Data (whitened, so that the noise variance is ``gamma``), or a thin
+        factor ``Q`` of many responses with ``Q Q^T = sum_c M_c M_c^T``
+        (then give their total number of samples as ``n_times``).
     G : array, shape (n_sensors, n_sources)
         Gain / dictionary.
     gamma : float
@@ -177,6 +180,17 @@ def full_vae(
         Noise columns ``N`` of ``noise_groups`` (None: the identity). A
         rank-deficient whitener maps the channels onto fewer components:
         its rows there let the groups keep naming channels.
+    n_times : int | None
+        The number of time samples the data stand for: the ``n`` of cost
+        (18), ``tr[M^T Sigma^-1 M] + n log|Sigma|``. None (default):
+        ``M.shape[1]``. Only ``M M^T`` and ``n`` enter the cost, so many
+        responses sharing one noise level (e.g. 200 epochs) are solved at
+        once from a thin factor ``Q`` of ``sum_c M_c M_c^T`` with ``n_times
+        = sum_c n_c``. The returned ``X`` stays on the columns of ``M`` as
+        given (shape ``(n_sources, k)``): ``X X^T`` then equals the sum over
+        the responses of their estimates' ``X_c X_c^T``, which is all the
+        evidence and the posterior need; the responses' own estimates are
+        ``X_c = diag(w_x) W_z M_c`` (:func:`joint_full_vae` returns them).
     %(verbose)s
 
     Returns
@@ -224,6 +238,8 @@ def full_vae(
     change (1e-5 or ``tol``, whichever is larger).
     """
     n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
+    if n_times is not None:
+        n_times = _check_int("n_times", n_times, min_value=1)
     with use_log_level(verbose):
         if noise_groups is None:
             if noise_basis is not None:
@@ -233,18 +249,33 @@ def full_vae(
                 return _vae(
                     M, G_, gamma_, n_orient, update, learn_gamma, max_iter, tol,
                     prune_tol, weights_init_, kind="logdet", name="full_vae",
-                    kkt_tol=kkt_tol,
+                    kkt_tol=kkt_tol, n_times=n_times,
                 )
         else:
             solve = _noise_solver(
                 M, G, gamma, n_orient, update, max_iter, tol, prune_tol,
-                kkt_tol, noise_groups, noise_basis,
+                kkt_tol, noise_groups, noise_basis, n_times,
             )
 
+        # both called only after ``solve`` has validated M and G
+        def empty(G_, gamma_):
+            return _empty(np.asarray(M, float), G_, gamma_, n_orient, n_times)
+
+        def scale():
+            return _restart_scale(np.asarray(M, float), G, n_times)
+
         return _full_vae_runs(
-            solve, M, G, gamma, n_orient, weights_init, min_evidence,
-            n_restarts, random_state,
+            solve, empty, scale, G, gamma, n_orient, weights_init,
+            min_evidence, n_restarts, random_state,
         )
+
+
+def _restart_scale(M, G, n_times=None):
+    """Weight scale of the random restarts: the data power per sample over
+    the gain's."""
+    G = np.asarray(G, float)
+    n_times = M.shape[1] if n_times is None else n_times
+    return float(np.sum(M**2)) / n_times / max(float(np.sum(G**2)), 1e-300)
 
 
 def _check_min_evidence(min_evidence, n_locations):
@@ -265,7 +296,7 @@ def _check_min_evidence(min_evidence, n_locations):
 
 
 def _noise_solver(M, G, gamma, n_orient, update, max_iter, tol, prune_tol,
-                  kkt_tol, noise_groups, noise_basis):
+                  kkt_tol, noise_groups, noise_basis, n_times=None):
     """``solve(G_cols, weights_init, lam0)`` learning grouped noise."""
     M, G, gamma, n_orient, max_iter, tol, prune_tol, _ = _check_common(
         M, G, gamma, n_orient, max_iter, tol, prune_tol, None
@@ -301,13 +332,13 @@ def _noise_solver(M, G, gamma, n_orient, update, max_iter, tol, prune_tol,
             return _vae(
                 M_w, G_w, 1.0, n_orient, update, False, max_iter, tol,
                 prune_tol, w_init, kind="logdet", name="full_vae",
-                kkt_tol=kkt_tol,
+                kkt_tol=kkt_tol, n_times=n_times,
             )
 
         with _blas_single_thread():
             return learn_noise(
                 weights, M, G_, Q, N, groups, n_orient, lam0, tol=tol,
-                kkt_tol=max(kkt_tol, 1e-6),
+                kkt_tol=max(kkt_tol, 1e-6), n_times=n_times,
             )
 
     return solve
@@ -333,24 +364,26 @@ def _embed(sub, cols, n_sources):
     )
 
 
-def _full_vae_runs(solve, M, G, gamma, n_orient, weights_init, min_evidence,
-                   n_restarts, random_state):
+def _full_vae_runs(solve, empty, scale, G, gamma, n_orient, weights_init,
+                   min_evidence, n_restarts, random_state):
     """Run ``solve`` from each start, select sources by evidence, keep the
     lowest optimum. ``solve(G_cols, weights_init, gamma)`` minimises cost
-    (18) on some columns of G."""
+    (18) (or the joint cost of many responses) on some columns of G,
+    ``empty(G, gamma)`` is the estimate without sources and ``scale()`` the
+    weight scale of the random restarts."""
+    G = np.asarray(G, float)
     n_loc = G.shape[1] // n_orient
     threshold = _check_min_evidence(min_evidence, n_loc)
 
     def refit(locs, w_init, gamma_):
         if locs.size == 0:
-            return _empty(M, G, gamma_, n_orient)
+            return empty(G, gamma_)
         cols = (locs[:, None] * n_orient + np.arange(n_orient)).ravel()
         return _embed(solve(G[:, cols], w_init, gamma_), cols, G.shape[1])
 
     inits = [weights_init]
     if n_restarts > 1:
-        scale = float(np.sum(M**2)) / M.shape[1] / max(float(np.sum(G**2)), 1e-300)
-        inits += restart_inits(n_restarts, n_loc, scale, random_state)
+        inits += restart_inits(n_restarts, n_loc, scale(), random_state)
     runs = []
     for k, init in enumerate(inits):
         result = solve(G, init, gamma)
@@ -374,9 +407,11 @@ def _full_vae_runs(solve, M, G, gamma, n_orient, weights_init, min_evidence,
     return best
 
 
-def _empty(M, G, gamma, n_orient):
+def _empty(M, G, gamma, n_orient, n_times=None):
     """The all-zero estimate (every source removed)."""
-    n_sensors, n_times = M.shape
+    n_sensors = M.shape[0]
+    if n_times is None:
+        n_times = M.shape[1]
     cost = float(np.sum(M**2)) / gamma + n_times * n_sensors * np.log(gamma)
     empty = np.zeros(0, int)
     params = VAEParameters(
@@ -385,10 +420,10 @@ def _empty(M, G, gamma, n_orient):
         G_active=np.zeros((n_sensors, 0)),
     )
     return SolverResult(
-        X=np.zeros((G.shape[1], n_times)), weights=np.zeros(G.shape[1]),
+        X=np.zeros((G.shape[1], M.shape[1])), weights=np.zeros(G.shape[1]),
         active_set=empty, cost=np.array([cost]), n_iter=0, converged=True,
         gamma=gamma, model="full_vae", n_orient=n_orient, params=params,
-        info={"kkt_violation": np.nan, "rel_change": 0.0},
+        info={"kkt_violation": np.nan, "rel_change": 0.0, "n_times": n_times},
     )
 
 
@@ -459,7 +494,7 @@ def diag_vae(
 
 def _vae(
     M, G, gamma, n_orient, update, learn_gamma, max_iter, tol, prune_tol,
-    weights_init, *, kind, name, kkt_tol=None,
+    weights_init, *, kind, name, kkt_tol=None, n_times=None,
 ):
     M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init = _check_common(
         M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init
@@ -472,12 +507,13 @@ def _vae(
         return _vae_impl(
             M, G, gamma, n_orient, update, learn_gamma, max_iter, tol,
             prune_tol, weights_init, kind=kind, name=name, kkt_tol=kkt_tol,
+            n_times=M.shape[1] if n_times is None else n_times,
         )
 
 
 def _vae_impl(
     M, G, gamma, n_orient, update, learn_gamma, max_iter, tol, prune_tol,
-    weights_init, *, kind, name, kkt_tol,
+    weights_init, *, kind, name, kkt_tol, n_times,
 ):
     Q, _ = _reduce_data(M)
     logger.debug(
@@ -488,18 +524,19 @@ def _vae_impl(
         out = _newton_solve(
             M, G, Q, n_orient=n_orient, gamma=gamma, learn_gamma=learn_gamma,
             max_iter=max_iter, tol=tol, kkt_tol=kkt_tol, prune_tol=prune_tol,
-            weights_init=weights_init, name=name,
+            weights_init=weights_init, name=name, n_times=n_times,
         )
     else:
         out = _mm_solve(
             M, G, Q, n_orient=n_orient, gamma=gamma, kind=kind, update=update,
             learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
             prune_tol=prune_tol, weights_init=weights_init, eps=0.0, name=name,
+            n_times=n_times,
         )
         if kind == "logdet":
             (out["kkt_violation"], out["max_rho_inactive"],
              out["max_active_violation"]) = _kkt_violation(
-                G, Q, M.shape[1], n_orient, out["w"], out["gamma"], learn_gamma)
+                G, Q, n_times, n_orient, out["w"], out["gamma"], learn_gamma)
             c = out["cost"]
             out["rel_change"] = (
                 abs(c[-2] - c[-1]) / max(abs(c[-1]), np.finfo(float).tiny)
@@ -525,7 +562,7 @@ def _vae_impl(
         n_iter=out["n_iter"], converged=out["converged"], gamma=out["gamma"],
         model=name, n_orient=n_orient, params=params,
         info={"update": update, "learn_gamma": learn_gamma,
-              "n_times_reduced": Q.shape[1], "n_rejected": out["n_rejected"],
+              "n_times": n_times, "n_times_reduced": Q.shape[1], "n_rejected": out["n_rejected"],
               "n_entered": out["n_added"],
               **{k: out[k] for k in _CERTIFICATE if k in out}},
     )
