@@ -11,6 +11,7 @@ from ._select import auto_min_evidence, inclusion_probability
 from .autoencoder import autoencoder
 from .energy import ae_energy, cost_diag, cost_full, vae_energy
 from .group_lasso import group_lasso
+from .joint import joint_full_vae
 from .vae import diag_vae, full_vae
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "full_vae",
     "group_lasso",
     "inclusion_probability",
+    "joint_full_vae",
     "vae_energy",
 ]

@@ -100,3 +100,25 @@ def location_weights(result):
     """Per-location weights of the active set of a result."""
     k = result.n_orient
     return result.weights[result.active_set[::k]]
+
+
+def joint_evidence(G_A, w_cols, gammas, X_As, n_each, n_orient):
+    """Rise of the joint cost of many responses when each active location
+    alone is removed.
+
+    Response ``c`` has noise ``gammas[c]``, ``n_each[c]`` samples and the
+    rows ``X_As[c]`` of its estimate on the active columns; the evidence is
+    ``sum_c [n_c log|R_ic| + tr(X_ic X_ic^T R_ic^-1) / w_i]`` with ``R_ic =
+    I - w_i G_i^T Sigma_c^-1 G_i`` (each term as in
+    :func:`evidence_from_factors`).
+
+    Returns
+    -------
+    evidence : array, shape (n_active_locations,)
+    """
+    w_loc = w_cols[::n_orient]
+    total = np.zeros(w_loc.size)
+    for gamma, X_A, n in zip(gammas, X_As, n_each):
+        R = posterior_factors(G_A, w_cols, gamma, n_orient)
+        total += evidence_from_factors(R, X_A, w_loc, n)
+    return total

@@ -46,6 +46,15 @@ identification of the zeros (stalled 5e-5 above the optimum). This engine
    ones, ``|rho_gamma - 1|`` for a learned noise) is below ``kkt_tol``, with
    the relative cost change of the last step below ``tol``.
 
+Many responses with different noise levels (DESIGN section 9) share the
+weights: ``Sigma_c = G diag(w) G^T + gamma s_c I`` and the cost is the sum
+of the responses' costs (18). :class:`_JointProblem` and
+:class:`_JointSigma` make the engine see them as one problem: the cost,
+the gradient ``sum_c n_c tr(K_ic) - sum_c ||B_ic||_F^2``, the MacKay ratio
+``sum_c ||B_ic||_F^2 / sum_c n_c tr(K_ic)`` and the Hessian ``sum_c K_c o
+(2 B_c B_c^T - n_c K_c)`` are sums over the responses, each with its own
+factorisation of ``Sigma_c`` (sharing the QR basis of the active columns).
+
 A learned ``gamma`` is minimised exactly (a one-dimensional problem on the
 eigenvalues of ``G_A W G_A^T``) between certified solves over the weights,
 until the noise, seen as ``n_sensors`` identity columns, is stationary too.
@@ -100,7 +109,16 @@ _CHUNK = 4096
 # ---------------------------------------------------------------------------
 # Sigma and the quantities every step needs
 # ---------------------------------------------------------------------------
-class _DenseSigma:
+class _OneSigma:
+    """What the factorisations of one ``Sigma`` share."""
+
+    def hessian(self, G_F, T_F, B_F, n_times, n_orient):
+        """Hessian of cost (18) on the free locations (columns ``G_F``,
+        their whitened block ``T_F`` and ``B_F = G_F^T Sigma^-1 Q``)."""
+        return _hessian(self.gram(G_F, T_F), B_F, n_times, n_orient)
+
+
+class _DenseSigma(_OneSigma):
     """``Sigma = G_A W G_A^T + gamma I`` through its Cholesky factor ``L``."""
 
     def __init__(self, G_A, w_cols, gamma, Q):
@@ -139,7 +157,7 @@ class _DenseSigma:
     solve_span = solve
 
 
-class _SpanSigma:
+class _SpanSigma(_OneSigma):
     """``Sigma`` on the span of ``p <= n_sensors`` active columns.
 
     With the thin QR ``G_A = U R``, ``Sigma`` acts as ``R W R^T + gamma I``
@@ -207,7 +225,7 @@ class _SpanSigma:
         return self.U @ (self.Linv.T @ (self.Linv @ (self.U.T @ G_A)))
 
 
-class _NoiseSigma:
+class _NoiseSigma(_OneSigma):
     """``Sigma = gamma I`` (no active location)."""
 
     def __init__(self, gamma, Q, m):
@@ -230,6 +248,38 @@ class _NoiseSigma:
     solve_span = solve
 
 
+class _JointSigma:
+    """The ``Sigma_c`` of many responses, seen by the engine as one.
+
+    ``data + n_times * logdet`` is the joint cost (``logdet`` is the
+    sample-weighted mean of the ``log|Sigma_c|``); :meth:`stats` returns
+    ``z_i = sum_c n_c tr(K_ic) / n`` and ``A = [A_1, ..., A_C]`` side by
+    side, so that ``||A_i||^2 / (n z_i)`` is the joint MacKay ratio and
+    ``n z_i - ||A_i||^2`` the joint gradient.
+    """
+
+    def __init__(self, sigs, n_each, widths):
+        self.sigs, self.n_each, self.widths = sigs, n_each, widths
+        self.n_times = float(np.sum(n_each))
+        self.terms = np.array([s.data + n * s.logdet for s, n in zip(sigs, n_each)])
+        self.data = float(sum(s.data for s in sigs))
+        self.logdet = float(sum(n * s.logdet for s, n in zip(sigs, n_each))
+                            ) / self.n_times
+
+    def stats(self, G_C, norms2=None):
+        out = [s.stats(G_C, norms2) for s in self.sigs]
+        z = sum(n * o[0] for n, o in zip(self.n_each, out)) / self.n_times
+        return z, np.hstack([o[1] for o in out]), [o[2] for o in out]
+
+    def hessian(self, G_F, T_F, B_F, n_times, n_orient):
+        H = 0.0
+        start = 0
+        for sig, T_c, n_c, k_c in zip(self.sigs, T_F, self.n_each, self.widths):
+            H = H + sig.hessian(G_F, T_c, B_F[:, start:start + k_c], n_c, n_orient)
+            start += k_c
+        return H
+
+
 @dataclass
 class _Problem:
     """The arrays of one solve and the cache of the active columns' basis."""
@@ -238,6 +288,9 @@ class _Problem:
     Q: np.ndarray
     n_times: int
     n_orient: int
+
+    # smallest noise level relative to gamma (pruning compares with it)
+    noise_floor = 1.0
 
     def __post_init__(self):
         self.n_sensors = self.G.shape[0]
@@ -252,10 +305,15 @@ class _Problem:
         """Factorise Sigma at the weights ``w`` (all locations)."""
         active = np.flatnonzero(w)
         cols = self.cols(active)
-        w_cols = _expand(w[active], self.n_orient)
+        return self._factor(cols, _expand(w[active], self.n_orient), gamma)
+
+    def _factor(self, cols, w_cols, gamma, part=slice(None)):
+        """Factorise ``G_A W G_A^T + gamma I`` with the data columns
+        ``part`` of ``Q``."""
         p, m = cols.size, self.n_sensors
+        Q = self.Q[:, part]
         if p == 0:
-            return _NoiseSigma(gamma, self.Q, m)
+            return _NoiseSigma(gamma, Q, m)
         # the span form costs O(m p^2) per new active set and O(p^3) per
         # step; it pays when p is small, and is needed when gamma is
         # negligible next to the sources (then the dense Sigma is
@@ -264,8 +322,10 @@ class _Problem:
         if p <= m and (p <= 0.5 * m or tiny):
             basis = self._basis(cols)
             if basis is not None:
-                return _SpanSigma(basis, w_cols, gamma, exact=bool(tiny))
-        return _DenseSigma(self.G[:, cols], w_cols, gamma, self.Q)
+                U, R, UQ, Q_res = basis
+                return _SpanSigma((U, R, UQ[:, part], Q_res[:, part]), w_cols,
+                                  gamma, exact=bool(tiny))
+        return _DenseSigma(self.G[:, cols], w_cols, gamma, Q)
 
     def _basis(self, cols):
         key = cols.tobytes()
@@ -281,11 +341,37 @@ class _Problem:
         return self._basis_val
 
 
+class _JointProblem(_Problem):
+    """Responses ``c`` with data factors ``Q_c`` (side by side in ``Q``),
+    ``n_c`` samples and noise ``gamma * scales[c]``; ``n_times`` is the total.
+    """
+
+    def __init__(self, G, Qs, n_each, scales, n_orient):
+        super().__init__(G, np.hstack(Qs), float(np.sum(n_each)), n_orient)
+        self.n_each = np.asarray(n_each, float)
+        self.scales = np.asarray(scales, float)
+        self.widths = [Q_c.shape[1] for Q_c in Qs]
+        edges = np.cumsum([0] + self.widths)
+        self.parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        self.noise_floor = float(self.scales.min())
+
+    def sigma(self, w, gamma):
+        active = np.flatnonzero(w)
+        cols = self.cols(active)
+        w_cols = _expand(w[active], self.n_orient)
+        sigs = [self._factor(cols, w_cols, gamma * s, part)
+                for s, part in zip(self.scales, self.parts)]
+        return _JointSigma(sigs, self.n_each, self.widths)
+
+
 def _take(T, cols):
-    """Columns of the whitened block returned by ``stats`` (an array, or the
-    ``(L^-1 P, P, R)`` split of :class:`_SpanSigma`)."""
+    """Columns of the whitened block returned by ``stats`` (an array, the
+    ``(L^-1 P, P, R)`` split of :class:`_SpanSigma`, or a list of either,
+    one per response, from :class:`_JointSigma`)."""
     if isinstance(T, np.ndarray):
         return T[:, cols]
+    if isinstance(T, list):
+        return [_take(t, cols) for t in T]
     return tuple(None if t is None else t[:, cols] for t in T)
 
 
@@ -412,7 +498,7 @@ class _State:
 
 def _prune(prob, w, gamma, prune_tol):
     """Zero the weights whose variance is negligible next to the noise."""
-    w[w * prob.loc_norms2 <= prune_tol * gamma] = 0.0
+    w[w * prob.loc_norms2 <= prune_tol * gamma * prob.noise_floor] = 0.0
     return w
 
 
@@ -461,8 +547,7 @@ def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols):
     if free.size == 0 and not bind.any():
         return False
     fc = _cols(free, o)
-    H = _hessian(st.sig.gram(prob.G[:, _cols(W[free], o)], _take(T, fc)), B[fc],
-                 n, o)
+    H = st.sig.hessian(prob.G[:, _cols(W[free], o)], _take(T, fc), B[fc], n, o)
     g_F, w_F = g[free], w_W[free]
     # Levenberg-Marquardt: the damping grows after a step that does not lower
     # the cost and shrinks after one that does
@@ -684,6 +769,76 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
     trade off (8 of 10 random problems not certified).
     """
     prob = _Problem(G, Q, M.shape[1] if n_times is None else n_times, n_orient)
+    st, kkt, converged, n_passes, n_added = _minimise(
+        prob, gamma=gamma, learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
+        kkt_tol=kkt_tol, prune_tol=prune_tol, weights_init=weights_init,
+        name=name,
+    )
+    active = np.flatnonzero(st.w)
+    cols = prob.cols(active)
+    w_cols = _expand(st.w[active], n_orient)
+    X = np.zeros((G.shape[1], M.shape[1]))
+    if active.size:
+        SinvG = st.sig.solve_span(G[:, cols])
+        X[cols] = w_cols[:, None] * (SinvG.T @ M)
+    else:
+        SinvG = np.zeros((prob.n_sensors, 0))
+    return dict(
+        X=X, w=st.w, cols=cols, w_cols=w_cols, G_A=G[:, cols], SinvG=SinvG,
+        gamma=st.gamma, **_report(st, kkt, converged, n_passes, n_added),
+    )
+
+
+def _report(st, kkt, converged, n_passes, n_added):
+    """The history and certificate of a solve."""
+    return dict(
+        cost=np.asarray(st.cost), n_iter=len(st.cost) - 1,
+        converged=converged, n_rejected=0, n_added=n_added,
+        kkt_violation=kkt, max_rho_inactive=st.parts[0],
+        max_active_violation=st.parts[1], rel_change=st.last_change,
+        n_passes=n_passes, n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
+    )
+
+
+def _joint_newton_solve(Ms, G, Qs, *, n_each, scales, n_orient, gamma,
+                        max_iter, tol, kkt_tol, prune_tol, weights_init, name):
+    """Minimise the joint cost of responses with noise ``gamma * scales[c]``
+    (see :class:`_JointProblem`).
+
+    Returns the dict of :func:`_newton_solve` without ``X`` and ``SinvG``,
+    with per response ``X_c`` (``"Xs"``), ``Sigma_c^-1 G_A`` (``"SinvGs"``)
+    and its term of the joint cost (``"terms"``).
+    """
+    prob = _JointProblem(G, Qs, n_each, scales, n_orient)
+    st, kkt, converged, n_passes, n_added = _minimise(
+        prob, gamma=gamma, learn_gamma=False, max_iter=max_iter, tol=tol,
+        kkt_tol=kkt_tol, prune_tol=prune_tol, weights_init=weights_init,
+        name=name,
+    )
+    active = np.flatnonzero(st.w)
+    cols = prob.cols(active)
+    w_cols = _expand(st.w[active], n_orient)
+    Xs, SinvGs = [], []
+    for sig, M in zip(st.sig.sigs, Ms):
+        X = np.zeros((G.shape[1], M.shape[1]))
+        if active.size:
+            SinvG = sig.solve_span(G[:, cols])
+            X[cols] = w_cols[:, None] * (SinvG.T @ M)
+        else:
+            SinvG = np.zeros((prob.n_sensors, 0))
+        Xs.append(X)
+        SinvGs.append(SinvG)
+    return dict(
+        Xs=Xs, SinvGs=SinvGs, terms=st.sig.terms, w=st.w, cols=cols,
+        w_cols=w_cols, G_A=G[:, cols], gamma=st.gamma,
+        **_report(st, kkt, converged, n_passes, n_added),
+    )
+
+
+def _minimise(prob, *, gamma, learn_gamma, max_iter, tol, kkt_tol, prune_tol,
+              weights_init, name):
+    """The engine on a problem: ``(state, kkt, converged, n_passes,
+    n_added)``."""
     usable = prob.loc_norms2 > 0
     # the Hessian of the free locations stays below this many columns
     max_cols = max(4 * prob.n_sensors, 512)
@@ -724,24 +879,7 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
             f"{st.last_change:.2e} (tol {tol:.2e}).",
             ConvergenceWarning,
         )
-
-    active = np.flatnonzero(st.w)
-    cols = prob.cols(active)
-    w_cols = _expand(st.w[active], n_orient)
-    X = np.zeros((G.shape[1], M.shape[1]))
-    if active.size:
-        SinvG = st.sig.solve_span(G[:, cols])
-        X[cols] = w_cols[:, None] * (SinvG.T @ M)
-    else:
-        SinvG = np.zeros((prob.n_sensors, 0))
-    return dict(
-        X=X, w=st.w, cols=cols, w_cols=w_cols, G_A=G[:, cols], SinvG=SinvG,
-        gamma=st.gamma, cost=np.asarray(st.cost), n_iter=len(st.cost) - 1,
-        converged=converged, n_rejected=0, n_added=n_added,
-        kkt_violation=kkt, max_rho_inactive=st.parts[0],
-        max_active_violation=st.parts[1], rel_change=st.last_change,
-        n_passes=n_passes, n_newton=st.n_newton, n_mm=st.n_mm, n_evals=st.n_evals,
-    )
+    return st, kkt, converged, n_passes, n_added
 
 
 

@@ -152,6 +152,12 @@ class SolverResult:
             from ._evidence import posterior_factors
 
             p = self.params
+            if "responses" in self.info and p is None:
+                raise ValueError(
+                    "The responses of a joint solve with different noise "
+                    "levels each have their own posterior: use "
+                    "result.info['responses'][c].posterior_cov."
+                )
             if self.model != "full_vae" or p is None or p.G_active is None:
                 raise ValueError(
                     "Evidence and posterior covariance are defined for cost (18), "

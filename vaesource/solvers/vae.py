@@ -352,15 +352,18 @@ def _embed(sub, cols, n_sources):
     weights[cols] = sub.weights
     active = cols[sub.active_set]
     p = sub.params
-    params = VAEParameters(
+    params = None if p is None else VAEParameters(
         w_x=np.sqrt(weights), gamma=p.gamma, active_set=active,
         W_z_active=p.W_z_active, kind=p.kind, G_active=p.G_active,
     )
+    info = dict(sub.info)
+    if "responses" in info:  # a joint result (joint_full_vae)
+        info["responses"] = [_embed(r, cols, n_sources)
+                             for r in info["responses"]]
     return SolverResult(
         X=X, weights=weights, active_set=active, cost=sub.cost,
         n_iter=sub.n_iter, converged=sub.converged, gamma=sub.gamma,
-        model=sub.model, n_orient=sub.n_orient, params=params,
-        info=dict(sub.info),
+        model=sub.model, n_orient=sub.n_orient, params=params, info=info,
     )
 
 
