@@ -3,6 +3,9 @@
 - :func:`apply_vae_inverse`: the VAE inverse on MNE objects (like
   ``mne.inverse_sparse.gamma_map``); :func:`compare` runs it next to MxNE,
   irMxNE and gamma-MAP.
+- :func:`make_vae_operator`, :func:`apply_vae_operator`,
+  :func:`apply_vae_operator_epochs`: prepare once, then localize evoked
+  responses, conditions with one shared support, or epochs.
 - :func:`credible_interval` and :mod:`vaesource.evidence`: which sources
   are real (evidence, inclusion probability and posterior uncertainty of
   each source of a full-VAE estimate).
@@ -17,6 +20,21 @@ __version__ = "0.1.0.dev0"
 
 from .compare import compare
 from .evidence import credible_interval
-from .inverse import apply_vae_inverse
+from .inverse import (
+    VAEOperator,
+    apply_vae_inverse,
+    apply_vae_operator,
+    apply_vae_operator_epochs,
+    make_vae_operator,
+)
 
-__all__ = ["apply_vae_inverse", "compare", "credible_interval", "__version__"]
+__all__ = [
+    "VAEOperator",
+    "apply_vae_inverse",
+    "apply_vae_operator",
+    "apply_vae_operator_epochs",
+    "compare",
+    "credible_interval",
+    "make_vae_operator",
+    "__version__",
+]

@@ -81,6 +81,93 @@ random_state : int | numpy.random.Generator | None
 
 # ------------------------------------------------- the renders (viz.brain,
 # viz.volume): keywords of plot_sources that the other renders share
+# ------------------------------------------------ the inverse on MNE objects
+docdict["inv_model"] = """
+model : ``"full"`` | ``"diag"`` | ``"ae"``
+    Full-covariance VAE (:func:`vaesource.solvers.full_vae`), diagonal
+    VAE (:func:`vaesource.solvers.diag_vae`) or deterministic
+    autoencoder (:func:`vaesource.solvers.autoencoder`).
+    A list of conditions, and epochs with a shared support, need
+    ``"full"`` (they share a support through cost (18))."""
+
+docdict["inv_gamma"] = """
+gamma : float
+    Noise variance of the whitened data (decoder variance). 1 means "the
+    noise level of this average under ``noise_cov``"; larger values give
+    sparser estimates. The initial value when ``learn_gamma=True``."""
+
+docdict["inv_learn_gamma"] = """
+learn_gamma : bool
+    Estimate ``gamma`` from the data (``model="full"`` only); the same
+    as ``learn_noise="scalar"``. One evoked response only."""
+
+docdict["pick_ori"] = """
+pick_ori : None | ``"vector"``
+    ``"vector"`` returns a :class:`mne.VectorSourceEstimate` (free or
+    loose orientation only); None returns the norm over orientations."""
+
+docdict["return_residual"] = """
+return_residual : bool
+    Also return the residual ``evoked - G X`` (channels used only)."""
+
+docdict["return_as_dipoles"] = """
+return_as_dipoles : bool
+    Return a list of :class:`mne.Dipole`, one per active location."""
+
+docdict["inv_tmin_tmax"] = """
+tmin, tmax : float | None
+    Time window (s) of the data used; None for the first / last sample."""
+
+docdict["inv_update"] = """
+update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"``
+    Engine of the full VAE (see :func:`vaesource.solvers.full_vae`):
+    the working-set Newton engine (default, stops on a certificate of
+    stationarity) or the MM updates of earlier releases."""
+
+docdict["inv_min_evidence"] = """
+min_evidence : float | ``"auto"`` | None
+    Full VAE: keep the active locations whose evidence (the rise of cost
+    (18) when the location alone is removed, twice the log Bayes factor
+    of keeping it) reaches this value, minimising cost (18) again on the
+    rest (see :func:`vaesource.solvers.full_vae`). ``"auto"`` (default)
+    is ``2 log(19 n_locations)``: a location is kept when its posterior
+    probability of being active is at least 0.95 under a prior of one
+    active location among ``n_locations``
+    (:func:`vaesource.solvers.auto_min_evidence`). On the cortical
+    benchmark (``vaesource bench cortical``) the weak sources the
+    optimum keeps to fit noise have evidence below 3 (90 % of them)
+    while those that explain a simulated source mostly reach 10 to
+    10^4; the ones above the threshold that lie away from a true source
+    are its split parts on a grid that does not hold it (measured 17-30
+    mm away). See the README's "Which sources are real". None returns
+    the optimum of cost (18)
+    itself; with a threshold the optimum stays available as
+    ``stc.vae_result.info["optimum"]``. Ignored (must be ``"auto"`` or
+    None) for the diagonal VAE and the autoencoder."""
+
+docdict["inv_learn_noise"] = """
+learn_noise : None | ``"scalar"`` | ``"type"`` | ``"channel"``
+    Full VAE: learn the noise level instead of trusting ``noise_cov``:
+    one factor for all channels (``"scalar"``, as ``learn_gamma``), one
+    per channel type (``"type"``: magnetometers, gradiometers, EEG) or
+    one per channel (``"channel"``), by Champagne's heteroscedastic
+    noise learning (:func:`vaesource.solvers.full_vae` with
+    ``noise_groups``). The factors scale the whitened noise of each
+    channel; they are exact per channel type when the covariance has no
+    cross-type terms (as MNE's estimates between MEG and EEG), and per
+    channel when it is diagonal. The learned factors are in
+    ``stc.vae_result.info["noise_var"]`` (``{type: factor}`` or one per
+    channel, in the order of ``info["lead_field"].ch_names``).
+    One evoked response only."""
+
+docdict["inv_n_restarts"] = """
+n_restarts : int
+    Full VAE: number of runs, the first from the default start and the
+    others from random starts; the lowest cost (18) is kept and
+    ``stc.vae_sources.frequency`` says how often each source appeared
+    (theorem 4.1: under its conditions every minimum agrees)."""
+
+
 docdict["render_surfaces"] = """
 surfaces : None | Template | dict
     None renders the embedded template's cortex (unless ``subject`` is

@@ -237,7 +237,8 @@ def prepare_noise_cov(noise_cov, info, ch_names, rank):
         return mne.cov.prepare_noise_cov(noise_cov, info, ch_names, rank,
                                          verbose=False)
     idx = [noise_cov.ch_names.index(c) for c in ch_names]
-    C_picked = C = noise_cov._get_square()[np.ix_(idx, idx)]
+    C_picked = C = np.asarray(
+        noise_cov._get_square()[np.ix_(idx, idx)], dtype=np.float64)
     projs = info["projs"] + noise_cov["projs"]
     proj, ncomp, _ = make_projector(projs, ch_names)
     if ncomp > 0:

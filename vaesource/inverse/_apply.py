@@ -1,13 +1,11 @@
-"""VAE source localization on MNE objects (evoked, forward, noise covariance).
+"""Steps 2 and 3 of the inverse: solve, and make the estimate.
 
-:func:`apply_vae_inverse` is to the array solvers of :mod:`vaesource.solvers`
-what :func:`mne.inverse_sparse.gamma_map` is to its ``_gamma_map_opt``
-kernel: it whitens the data and the gain with the noise covariance
-(projections, bad channels, rank), applies the orientation and depth priors
-(:func:`vaesource.forward.leadfield_from_forward`, the same preparation as
-MNE's sparse solvers), runs a kernel and packs the row-sparse estimate into
-a :class:`mne.SourceEstimate`, :class:`mne.VectorSourceEstimate`,
-:class:`mne.VolSourceEstimate` or a list of :class:`mne.Dipole`.
+:func:`apply_vae_operator` whitens evoked responses with a prepared
+:class:`~vaesource.inverse.VAEOperator` (``_prepare_data``), runs an array
+kernel of :mod:`vaesource.solvers` (``_solve``; several conditions in one
+joint minimisation, ``_apply_conditions``) and packs the row-sparse
+estimate (``_make_estimate``). :func:`apply_vae_inverse` makes the operator
+first, as :func:`mne.inverse_sparse.gamma_map` prepares its gain.
 """
 
 from __future__ import annotations
@@ -17,11 +15,11 @@ from typing import Literal
 
 import numpy as np
 
-from ._docs import fill_doc
-from . import _mne_compat
-from ._methods import METHODS, VAE_MODELS
-from .metrics import explained_variance
-from .utils import (
+from .._docs import fill_doc
+from .. import _mne_compat
+from .._methods import METHODS, VAE_MODELS
+from ..metrics import explained_variance
+from ..utils import (
     _check_int,
     _check_option,
     _check_positive,
@@ -31,6 +29,7 @@ from .utils import (
     use_log_level,
     warn,
 )
+from ._operator import VAEOperator, check_data_matches, make_vae_operator
 
 #: The ``model`` options: ``"full"``, ``"diag"``, ``"ae"`` (the autoencoder).
 MODELS = tuple(VAE_MODELS)
@@ -75,10 +74,16 @@ def apply_vae_inverse(
     ``xyz_same_gamma=True``), and returns ``X = diag(w) G^T Sigma^-1 M``,
     zero outside the active locations.
 
+    It is :func:`vaesource.make_vae_operator` followed by
+    :func:`vaesource.apply_vae_operator`: to localize several responses
+    with one forward model and covariance, make the operator once.
+
     Parameters
     ----------
-    evoked : mne.Evoked
-        The evoked response (an average of ``evoked.nave`` trials).
+    evoked : mne.Evoked | list of mne.Evoked
+        The evoked response (an average of ``evoked.nave`` trials), or
+        several conditions localized with one shared support (see
+        :func:`vaesource.apply_vae_operator`).
     forward : mne.Forward
         Forward solution in head coordinates, with free orientation when
         ``loose > 0`` or ``pick_ori="vector"``.
@@ -87,72 +92,23 @@ def apply_vae_inverse(
         returns it). It is divided by ``evoked.nave`` before whitening, as
         :func:`mne.minimum_norm.apply_inverse` does, so that after whitening
         the noise of the average has unit variance.
-    model : ``"full"`` | ``"diag"`` | ``"ae"``
-        Full-covariance VAE (:func:`vaesource.solvers.full_vae`), diagonal
-        VAE (:func:`vaesource.solvers.diag_vae`) or deterministic
-        autoencoder (:func:`vaesource.solvers.autoencoder`).
-    gamma : float
-        Noise variance of the whitened data (decoder variance). 1 means "the
-        noise level of this average under ``noise_cov``"; larger values give
-        sparser estimates. The initial value when ``learn_gamma=True``.
-    learn_gamma : bool
-        Estimate ``gamma`` from the data (``model="full"`` only); the same
-        as ``learn_noise="scalar"``.
+    %(inv_model)s
+    %(inv_gamma)s
+    %(inv_learn_gamma)s
     %(loose)s
     %(depth)s
-    pick_ori : None | ``"vector"``
-        ``"vector"`` returns a :class:`mne.VectorSourceEstimate` (free or
-        loose orientation only); None returns the norm over orientations.
-    return_residual : bool
-        Also return the residual ``evoked - G X`` (channels used only).
-    return_as_dipoles : bool
-        Return a list of :class:`mne.Dipole`, one per active location.
+    %(pick_ori)s
+    %(return_residual)s
+    %(return_as_dipoles)s
     %(rank)s
-    tmin, tmax : float | None
-        Time window (s) of the data used; None for the first / last sample.
-    update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"``
-        Engine of the full VAE (see :func:`vaesource.solvers.full_vae`):
-        the working-set Newton engine (default, stops on a certificate of
-        stationarity) or the MM updates of earlier releases.
+    %(inv_tmin_tmax)s
+    %(inv_update)s
     %(tol)s
     %(kkt_tol)s
     %(max_iter)s
-    min_evidence : float | ``"auto"`` | None
-        Full VAE: keep the active locations whose evidence (the rise of cost
-        (18) when the location alone is removed, twice the log Bayes factor
-        of keeping it) reaches this value, minimising cost (18) again on the
-        rest (see :func:`vaesource.solvers.full_vae`). ``"auto"`` (default)
-        is ``2 log(19 n_locations)``: a location is kept when its posterior
-        probability of being active is at least 0.95 under a prior of one
-        active location among ``n_locations``
-        (:func:`vaesource.solvers.auto_min_evidence`). On the cortical
-        benchmark (``vaesource bench cortical``) the weak sources the
-        optimum keeps to fit noise have evidence below 3 (90 % of them)
-        while those that explain a simulated source mostly reach 10 to
-        10^4; the ones above the threshold that lie away from a true source
-        are its split parts on a grid that does not hold it (measured 17-30
-        mm away). See the README's "Which sources are real". None returns
-        the optimum of cost (18)
-        itself; with a threshold the optimum stays available as
-        ``stc.vae_result.info["optimum"]``. Ignored (must be ``"auto"`` or
-        None) for the diagonal VAE and the autoencoder.
-    learn_noise : None | ``"scalar"`` | ``"type"`` | ``"channel"``
-        Full VAE: learn the noise level instead of trusting ``noise_cov``:
-        one factor for all channels (``"scalar"``, as ``learn_gamma``), one
-        per channel type (``"type"``: magnetometers, gradiometers, EEG) or
-        one per channel (``"channel"``), by Champagne's heteroscedastic
-        noise learning (:func:`vaesource.solvers.full_vae` with
-        ``noise_groups``). The factors scale the whitened noise of each
-        channel; they are exact per channel type when the covariance has no
-        cross-type terms (as MNE's estimates between MEG and EEG), and per
-        channel when it is diagonal. The learned factors are in
-        ``stc.vae_result.info["noise_var"]`` (``{type: factor}`` or one per
-        channel, in the order of ``info["lead_field"].ch_names``).
-    n_restarts : int
-        Full VAE: number of runs, the first from the default start and the
-        others from random starts; the lowest cost (18) is kept and
-        ``stc.vae_sources.frequency`` says how often each source appeared
-        (theorem 4.1: under its conditions every minimum agrees).
+    %(inv_min_evidence)s
+    %(inv_learn_noise)s
+    %(inv_n_restarts)s
     %(random_state)s
     %(verbose)s
 
@@ -191,6 +147,7 @@ def apply_vae_inverse(
 
     See Also
     --------
+    vaesource.make_vae_operator : prepare once, apply many times.
     mne.inverse_sparse.gamma_map : the same cost (18) minimised by MNE.
     vaesource.compare.compare : run MNE's sparse solvers side by side.
 
@@ -201,9 +158,145 @@ def apply_vae_inverse(
     (single trials) and ignore ``nave``; ``gamma_map(..., alpha=1 / nave)``
     is therefore the same problem as ``apply_vae_inverse(..., gamma=1)``.
     """
-    from . import solvers
-    from .forward import leadfield_from_forward
 
+    import mne
+
+    opts = _check_options(
+        model=model, gamma=gamma, learn_gamma=learn_gamma, pick_ori=pick_ori,
+        return_residual=return_residual, return_as_dipoles=return_as_dipoles,
+        update=update, tol=tol, kkt_tol=kkt_tol, max_iter=max_iter,
+        min_evidence=min_evidence, learn_noise=learn_noise,
+        n_restarts=n_restarts, random_state=random_state,
+    )
+    _validate_type(forward, mne.Forward, "forward")
+    _validate_type(noise_cov, mne.Covariance, "noise_cov")
+    with use_log_level(verbose):
+        # the data's own checks come before any work
+        evokeds = _check_evokeds(evoked, tmin, tmax)
+        operator = make_vae_operator(
+            evokeds[0].info, forward, noise_cov, loose=loose, depth=depth,
+            rank=rank, verbose=verbose,
+        )
+        return _apply(evoked, evokeds, operator, tmin, tmax, opts)
+
+
+@fill_doc
+def apply_vae_operator(
+    evoked,
+    operator,
+    *,
+    model: Literal["full", "diag", "ae"] = "full",
+    gamma: float = 1.0,
+    learn_gamma: bool = False,
+    pick_ori: Literal["vector"] | None = None,
+    return_residual: bool = False,
+    return_as_dipoles: bool = False,
+    tmin: float | None = None,
+    tmax: float | None = None,
+    update: Literal["newton", "mackay", "convex", "em"] = "newton",
+    tol: float = 1e-8,
+    kkt_tol: float = 1e-6,
+    max_iter: int = 2000,
+    min_evidence: float | Literal["auto"] | None = "auto",
+    learn_noise: Literal["scalar", "type", "channel"] | None = None,
+    n_restarts: int = 1,
+    random_state=None,
+    verbose: bool | str | int | None = None,
+):
+    """Localize evoked responses with a prepared operator.
+
+    The same estimate as :func:`vaesource.apply_vae_inverse` with the
+    forward and covariance the operator was made from, without preparing
+    them again.
+
+    With a list of evoked responses (conditions), the conditions share one
+    support: one minimisation of the joint cost over the source variances
+    ``w`` that all conditions share. Condition ``c`` (an average of
+    ``nave_c`` trials, ``n_c`` samples, data ``M_c`` whitened by the
+    single-trial covariance) has noise ``gamma / nave_c``, so the joint
+    cost is::
+
+        sum_c [ tr(M_c^T Sigma_c^-1 M_c) + n_c log|Sigma_c| ],
+        Sigma_c = G diag(w) G^T + (gamma / nave_c) I
+
+    which is cost (18) of the stacked data when all ``nave_c`` are equal.
+    The evidence of each source, its probability and the selection
+    (``min_evidence``) are joint; the time courses ``X_c = diag(w) G^T
+    Sigma_c^-1 M_c`` and their credible bands are each condition's own.
+    Time windows may differ between conditions; channels and sampling
+    rates must match.
+
+    Parameters
+    ----------
+    evoked : mne.Evoked | list of mne.Evoked
+        One evoked response, or several conditions to localize with one
+        shared support.
+    operator : VAEOperator
+        From :func:`vaesource.make_vae_operator` (made for these channels
+        and projectors).
+    %(inv_model)s
+    %(inv_gamma)s
+    %(inv_learn_gamma)s
+    %(pick_ori)s
+    %(return_residual)s
+    %(return_as_dipoles)s
+    %(inv_tmin_tmax)s
+    %(inv_update)s
+    %(tol)s
+    %(kkt_tol)s
+    %(max_iter)s
+    %(inv_min_evidence)s
+    %(inv_learn_noise)s
+    %(inv_n_restarts)s
+    %(random_state)s
+    %(verbose)s
+
+    Returns
+    -------
+    stc : mne.SourceEstimate | mne.VectorSourceEstimate | mne.VolSourceEstimate | list of mne.Dipole | list
+        As :func:`vaesource.apply_vae_inverse` returns it; for a list of
+        conditions, a list with one estimate per condition (all on the
+        same vertices). Each carries its condition's ``vae_result``
+        (``info["joint"]`` is the joint solver result) and a
+        ``vae_sources`` table whose evidence and probabilities are joint
+        and whose amplitudes and posterior spreads are the condition's.
+    residual : mne.Evoked | list of mne.Evoked
+        Only if ``return_residual=True``.
+
+    Raises
+    ------
+    TypeError
+        For an argument of a wrong type.
+    ValueError
+        For an empty list, conditions with different channels or sampling
+        rates, an evoked response lacking channels of the operator or with
+        other projectors, an empty time window or non-finite data; all
+        before any work.
+
+    See Also
+    --------
+    vaesource.make_vae_operator, vaesource.apply_vae_operator_epochs
+    """
+    opts = _check_options(
+        model=model, gamma=gamma, learn_gamma=learn_gamma, pick_ori=pick_ori,
+        return_residual=return_residual, return_as_dipoles=return_as_dipoles,
+        update=update, tol=tol, kkt_tol=kkt_tol, max_iter=max_iter,
+        min_evidence=min_evidence, learn_noise=learn_noise,
+        n_restarts=n_restarts, random_state=random_state,
+    )
+    _validate_type(operator, VAEOperator, "operator")
+    with use_log_level(verbose):
+        evokeds = _check_evokeds(evoked, tmin, tmax)
+        return _apply(evoked, evokeds, operator, tmin, tmax, opts)
+
+
+# ---------------------------------------------------------------------------
+# the steps: check, prepare the data, solve, make the estimate
+# ---------------------------------------------------------------------------
+def _check_options(*, model, gamma, learn_gamma, pick_ori, return_residual,
+                   return_as_dipoles, update, tol, kkt_tol, max_iter,
+                   min_evidence, learn_noise, n_restarts, random_state):
+    """Validate the solver options; return them as a dict."""
     _check_option("model", model, MODELS)
     _check_option("learn_noise", learn_noise, (None,) + LEARN_NOISE)
     n_restarts = _check_int("n_restarts", n_restarts, min_value=1)
@@ -221,7 +314,7 @@ def apply_vae_inverse(
             )
     else:
         # validated before any work (the solver resolves "auto")
-        from .solvers.vae import _check_min_evidence
+        from ..solvers.vae import _check_min_evidence
 
         _check_min_evidence(min_evidence, 2)
         if learn_gamma and learn_noise not in (None, "scalar"):
@@ -247,85 +340,238 @@ def apply_vae_inverse(
         )
     if model != "full" and update != "newton":
         logger.info("The 'update' parameter is ignored for model=%r", model)
+    return dict(
+        model=model, gamma=gamma, learn_gamma=bool(learn_gamma),
+        pick_ori=pick_ori, return_residual=return_residual,
+        return_as_dipoles=return_as_dipoles, update=update, tol=tol,
+        kkt_tol=kkt_tol, max_iter=max_iter, min_evidence=min_evidence,
+        learn_noise=learn_noise, n_restarts=n_restarts,
+        random_state=random_state,
+    )
 
-    with use_log_level(verbose):
-        evoked, noise_cov = _check_inputs(evoked, forward, noise_cov, tmin, tmax)
-        # EEG needs the average reference projector, as in MNE's solvers
-        _mne_compat.check_reference(evoked)
-        lf = leadfield_from_forward(
-            forward, evoked, noise_cov, loose=loose, depth=depth, rank=rank,
-            verbose=verbose,
-        )
-        _mne_compat.check_ori(pick_ori, lf.forward)
-        M = lf.whiten(evoked)
-        if not np.all(np.isfinite(M)):
+
+def _check_evokeds(evoked, tmin, tmax):
+    """The evoked response(s) as a list, checked (before any work)."""
+    import mne
+
+    if isinstance(evoked, (list, tuple)):
+        if len(evoked) == 0:
             raise ValueError(
-                "The whitened data contain non-finite values; check the noise "
-                "covariance (it may be singular on the channels used)."
+                "The list of evoked responses is empty: give one mne.Evoked "
+                "or a non-empty list of conditions."
             )
+        evokeds = list(evoked)
+    else:
+        evokeds = [evoked]
+    for k, ev in enumerate(evokeds):
+        _validate_type(ev, mne.Evoked, "evoked" if len(evokeds) == 1 else f"evoked[{k}]")
+        nave = ev.nave
+        if not (np.isfinite(nave) and nave > 0):
+            raise ValueError(f"evoked.nave must be a positive number, got {nave!r}.")
+        _time_mask(ev, tmin, tmax)
+    first = evokeds[0]
+    for k, ev in enumerate(evokeds[1:], 1):
+        if ev.info["sfreq"] != first.info["sfreq"]:
+            raise ValueError(
+                f"The conditions must share a sampling rate: evoked[0] has "
+                f"{first.info['sfreq']:g} Hz, evoked[{k}] {ev.info['sfreq']:g} Hz."
+            )
+        if ev.ch_names != first.ch_names or set(ev.info["bads"]) != set(
+                first.info["bads"]):
+            diff = sorted(set(ev.ch_names) ^ set(first.ch_names))
+            raise ValueError(
+                f"The conditions must have the same channels (and bad "
+                f"channels): evoked[{k}] differs from evoked[0]"
+                + (f" in {len(diff)} channel(s), e.g. {diff[:5]}." if diff else
+                   " in the order of its channels or in its bad channels.")
+            )
+    return evokeds
 
-        kw = dict(gamma=gamma, n_orient=lf.n_orient, max_iter=max_iter, tol=tol)
-        M_s, G_s = M, lf.G
-        if model == "full":
-            kw.update(update=update, learn_gamma=bool(learn_gamma)
-                      or learn_noise == "scalar", kkt_tol=kkt_tol,
-                      min_evidence=min_evidence, n_restarts=n_restarts,
-                      random_state=random_state)
-            if learn_noise in ("type", "channel"):
-                M_s, G_s, noise_kw = _noise_problem(lf, M, learn_noise)
-                kw.update(noise_kw)
-        solver = getattr(solvers, METHODS[VAE_MODELS[model]].solver)
-        t0 = time.perf_counter()
-        result = solver(M_s, G_s, **kw)
-        seconds = time.perf_counter() - t0
+
+def _time_mask(evoked, tmin, tmax):
+    """The samples of the window; ValueError if it holds none."""
+    times = evoked.times
+    lo = times[0] if tmin is None else tmin
+    hi = times[-1] if tmax is None else tmax
+    half = 0.5 / evoked.info["sfreq"]  # crop's rounding tolerance
+    mask = (times >= lo - half) & (times <= hi + half)
+    if lo > hi or not np.any(mask):
+        raise ValueError(
+            f"The time window tmin={tmin!r}, tmax={tmax!r} contains no sample "
+            f"of the evoked data ({times[0]:.3f} to {times[-1]:.3f} s)."
+        )
+    return mask
+
+
+def _prepare_data(evoked, operator, tmin, tmax, nave=None):
+    """Crop and whiten one evoked response for the operator.
+
+    Returns ``(evoked, lead_field, M)``: the cropped evoked, the lead field
+    of the average (of ``nave`` trials, default ``evoked.nave``) and the
+    whitened data.
+    """
+    picks = check_data_matches(evoked, operator, "evoked")
+    # EEG needs the average reference projector, as in MNE's solvers
+    _mne_compat.check_reference(evoked)
+    mask = _time_mask(evoked, tmin, tmax)
+    data = evoked.data[np.ix_(picks, np.flatnonzero(mask))]
+    if not np.all(np.isfinite(data)):
+        names = operator.ch_names
+        bad_ch = [names[i] for i in np.flatnonzero(~np.all(np.isfinite(data), 1))]
+        raise ValueError(
+            f"The evoked data contain NaN or infinite values in {len(bad_ch)} "
+            f"channel(s) used, e.g. {bad_ch[:5]}; mark them bad or interpolate."
+        )
+    nave = evoked.nave if nave is None else nave
+    logger.info("Whitening with the noise covariance / nave (nave = %g)", nave)
+    lf = operator.lead_field_for(nave)
+    M = lf.whitener @ data
+    if not np.all(np.isfinite(M)):
+        raise ValueError(
+            "The whitened data contain non-finite values; check the noise "
+            "covariance (it may be singular on the channels used)."
+        )
+    cropped = evoked.copy()
+    if not mask.all():
+        cropped.crop(tmin, tmax, include_tmax=True)
+    return cropped, lf, M
+
+
+def _apply(evoked, evokeds, operator, tmin, tmax, opts):
+    """Steps 2 and 3 for one evoked response or a list of conditions."""
+    _mne_compat.check_ori(opts["pick_ori"], operator.lead_field.forward)
+    if isinstance(evoked, (list, tuple)):
+        return _apply_conditions(evokeds, operator, tmin, tmax, opts)
+    ev, lf, M = _prepare_data(evokeds[0], operator, tmin, tmax)
+    result = _solve(M, lf, opts)
+    return _make_estimate(result, lf, M, ev, opts)
+
+
+def _solve(M, lf, opts):
+    """Step 2: the array kernel on the whitened problem."""
+    from .. import solvers
+
+    model, learn_noise = opts["model"], opts["learn_noise"]
+    kw = dict(gamma=opts["gamma"], n_orient=lf.n_orient,
+              max_iter=opts["max_iter"], tol=opts["tol"])
+    M_s, G_s = M, lf.G
+    if model == "full":
+        kw.update(update=opts["update"], kkt_tol=opts["kkt_tol"],
+                  learn_gamma=opts["learn_gamma"] or learn_noise == "scalar",
+                  min_evidence=opts["min_evidence"],
+                  n_restarts=opts["n_restarts"],
+                  random_state=opts["random_state"])
         if learn_noise in ("type", "channel"):
-            _name_noise(result, lf, learn_noise)
+            M_s, G_s, noise_kw = _noise_problem(lf, M, learn_noise)
+            kw.update(noise_kw)
+    solver = getattr(solvers, METHODS[VAE_MODELS[model]].solver)
+    t0 = time.perf_counter()
+    result = solver(M_s, G_s, **kw)
+    seconds = time.perf_counter() - t0
+    if learn_noise in ("type", "channel"):
+        _name_noise(result, lf, learn_noise)
+    _describe(result, lf, M, seconds)
+    return result
 
-        active_set = np.asarray(result.active_set, dtype=int)
-        X_w = result.X[active_set]
-        M_est = lf.G[:, active_set] @ X_w
-        ev = explained_variance(M, M_est)
-        result.info.update(
-            explained_variance=ev, seconds=seconds, lead_field=lf, M=M
+
+def _describe(result, lf, M, seconds):
+    """Record the fit in ``result.info`` and log it; warn when empty."""
+    active_set = np.asarray(result.active_set, dtype=int)
+    M_est = lf.G[:, active_set] @ result.X[active_set]
+    ev = explained_variance(M, M_est)
+    result.info.update(explained_variance=ev, seconds=seconds, lead_field=lf, M=M)
+    logger.info(
+        "%s: %d active location(s) of %d, %d iterations (%s), "
+        "explained variance %.1f %%, %.2f s",
+        result.model, active_set.size // lf.n_orient, lf.n_sources,
+        result.n_iter, "converged" if result.converged else "not converged",
+        100 * ev, seconds,
+    )
+    optimum = result.info.get("optimum", result)
+    if optimum.active_set.size == 0:
+        warn(
+            f"No active source: gamma={result.gamma:.3g} explains the whole "
+            "data as noise; the estimate is empty.",
         )
-        logger.info(
-            "%s: %d active location(s) of %d, %d iterations (%s), "
-            "explained variance %.1f %%, %.2f s",
-            result.model, active_set.size // lf.n_orient, lf.n_sources,
-            result.n_iter, "converged" if result.converged else "not converged",
-            100 * ev, seconds,
+
+
+def _make_estimate(result, lf, M, evoked, opts, table=None):
+    """Step 3: the source estimate (or dipoles) of a solved problem."""
+    active_set = np.asarray(result.active_set, dtype=int)
+    X = lf.unweight(result.X)[active_set]
+    residual = None
+    if opts["return_residual"]:
+        residual = _mne_compat.compute_residual(
+            lf.forward, evoked, X, active_set, lf.info
         )
-        optimum = result.info.get("optimum", result)
-        if optimum.active_set.size == 0:
-            warn(
-                f"No active source: gamma={result.gamma:.3g} explains the whole "
-                "data as noise; the estimate is empty.",
-            )
-        X = lf.unweight(result.X)[active_set]
+    tmin = evoked.times[0]
+    tstep = 1.0 / evoked.info["sfreq"]
+    if opts["return_as_dipoles"]:
+        out = result_to_dipoles(result, tmin, tstep)
+    else:
+        out = _mne_compat.make_sparse_stc(
+            X, active_set, lf.forward, tmin, tstep, pick_ori=opts["pick_ori"]
+        )
+        out.vae_result = result
+        out.vae_sources = None
+        if opts["model"] == "full":
+            from ..evidence import source_table
 
-        residual = None
-        if return_residual:
-            residual = _mne_compat.compute_residual(
-                lf.forward, evoked, X, active_set, lf.info
-            )
-
-        tmin_ = evoked.times[0]
-        tstep = 1.0 / evoked.info["sfreq"]
-        if return_as_dipoles:
-            out = result_to_dipoles(result, tmin_, tstep)
-        else:
-            out = _mne_compat.make_sparse_stc(
-                X, active_set, lf.forward, tmin_, tstep, pick_ori=pick_ori
-            )
-            out.vae_result = result
-            out.vae_sources = None
-            if model == "full":
-                from .evidence import source_table
-
-                out.vae_sources = source_table(result)
-    if return_residual:
+            out.vae_sources = source_table(result) if table is None else table
+    if opts["return_residual"]:
         return out, residual
     return out
+
+
+def _apply_conditions(evokeds, operator, tmin, tmax, opts):
+    """Conditions with one shared support: one joint minimisation."""
+    from ..solvers import joint_full_vae
+
+    if opts["model"] != "full":
+        raise ValueError(
+            "Conditions share a support through cost (18), the full VAE's: "
+            f"a list of evoked responses needs model='full', got "
+            f"model={opts['model']!r}."
+        )
+    if opts["learn_gamma"] or opts["learn_noise"] is not None:
+        raise ValueError(
+            "learn_gamma and learn_noise are available for one evoked "
+            "response; with a list of conditions the noise level of each is "
+            "gamma / nave."
+        )
+    # every condition whitened as an average of nave_ref trials, so that
+    # they share the gain and the source weighting; condition c then has
+    # noise gamma * nave_ref / nave_c
+    nave_ref = max(ev.nave for ev in evokeds)
+    prepared = [_prepare_data(ev, operator, tmin, tmax, nave=nave_ref)
+                for ev in evokeds]
+    lf = prepared[0][1]
+    Ms = [M for _, _, M in prepared]
+    t0 = time.perf_counter()
+    joint = joint_full_vae(
+        Ms, lf.G, gamma=opts["gamma"],
+        noise_scales=[nave_ref / ev.nave for ev in evokeds],
+        n_orient=lf.n_orient, update=opts["update"], max_iter=opts["max_iter"],
+        tol=opts["tol"], kkt_tol=opts["kkt_tol"],
+        min_evidence=opts["min_evidence"], n_restarts=opts["n_restarts"],
+        random_state=opts["random_state"],
+    )
+    seconds = time.perf_counter() - t0
+    _describe(joint, lf, np.hstack(Ms), seconds)
+    outs = []
+    for (ev, _, M), res in zip(prepared, joint.info["responses"]):
+        res.info.update(
+            seconds=seconds, lead_field=lf, M=M, joint=joint,
+            explained_variance=explained_variance(
+                M, lf.G[:, res.active_set] @ res.X[res.active_set]),
+        )
+        for key in ("selection", "restarts"):
+            if key in joint.info:
+                res.info[key] = joint.info[key]
+        outs.append(_make_estimate(res, lf, M, ev, opts))
+    if opts["return_residual"]:
+        return [o[0] for o in outs], [o[1] for o in outs]
+    return outs
 
 
 def result_to_dipoles(result, tmin, tstep):
@@ -361,7 +607,7 @@ def result_to_dipoles(result, tmin, tstep):
     )
     rows = None
     if result.model == "full_vae":
-        from .evidence import source_table
+        from ..evidence import source_table
 
         table = source_table(result)
         rows = {r["location"]: r for r in table.rows()}
@@ -500,7 +746,7 @@ def _parse_min_evidence(min_evidence):
                 "are a number >= 0, 'auto' and 'none', but got "
                 f"{min_evidence!r} instead."
             ) from None
-    from .solvers.vae import _check_min_evidence
+    from ..solvers.vae import _check_min_evidence
 
     # numbers are checked as full_vae checks them (TypeError for a wrong type)
     return _check_min_evidence(min_evidence, 2)
