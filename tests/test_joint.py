@@ -361,3 +361,23 @@ def test_joint_bad_input():
         _joint(Ms[0], G, gamma)
     with pytest.raises(ValueError, match="update='newton'"):
         _joint(Ms, G, gamma, update="mackay")
+
+
+@pytest.mark.parametrize("case", ["dense", "noiseless"])
+def test_joint_unequal_dense_and_noiseless(case):
+    """KKT of the joint cost where Sigma_c is factorised densely (more active
+    columns than half the sensors) and where gamma is negligible (span form
+    with explicit residuals)."""
+    if case == "dense":
+        Ms, G, gamma = _problem(1, seed=9, n_active=30, noise=0.05,
+                                n_t=(60, 50, 70), scales=SCALES)
+        # a noise level far below the data's: many sources stay active
+        gamma = 1e-4
+    else:
+        Ms, G, gamma = _problem(1, seed=10, n_active=4, noise=0.0)
+        gamma = 1e-9
+    res = _quiet(_joint, Ms, G, gamma, 1, tol=1e-12)
+    if case == "dense":
+        assert res.active_set.size > G.shape[0] // 2
+    assert res.info["kkt_violation"] <= 1e-6
+    _check_kkt(res, Ms, G, gamma, 1, tol=1e-4 if case == "noiseless" else 1e-5)

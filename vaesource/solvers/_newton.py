@@ -184,7 +184,7 @@ class _SpanSigma(_OneSigma):
         )
         self._TQ_span = TQ_span
 
-    def stats(self, G_C, norms2=None):
+    def stats(self, G_C, norms2=None, split=None):
         """As :meth:`_DenseSigma.stats` (``T`` is the split ``(L^-1 P, R)``).
 
         The span part goes through the ``p x p`` factor, the complement
@@ -192,20 +192,30 @@ class _SpanSigma(_OneSigma):
         explicitly only when ``gamma`` is negligible; otherwise its norms are
         ``||G_c||^2 - ||P_c||^2`` and ``R^T Q_res = G_C^T Q_res`` (``Q_res``
         is orthogonal to the span), which saves two thirds of the work.
+        ``split`` is :meth:`split` of these columns, when computed already
+        (responses sharing the basis share it).
         """
-        P = self.U.T @ G_C
+        if split is None:
+            split = self.split(G_C, norms2, self._Q_res, self.exact)
+        P, P2, R, R2, CtQ = split
         TP = self.Linv @ P
         z = np.einsum("ij,ij->j", TP, TP)
-        A = TP.T @ self._TQ_span
-        if self.exact or norms2 is None:
-            R = G_C - self.U @ P
-            z += np.einsum("ij,ij->j", R, R) / self.gamma
-            A += R.T @ self._Q_res / self.gamma
+        A = TP.T @ self._TQ_span + CtQ / self.gamma
+        if R is not None:
+            z += R2 / self.gamma
         else:
-            R = None
-            z += np.maximum(norms2 - np.einsum("ij,ij->j", P, P), 0.0) / self.gamma
-            A += G_C.T @ self._Q_res / self.gamma
+            z += np.maximum(norms2 - P2, 0.0) / self.gamma
         return z, A, (TP, P, R)
+
+    def split(self, G_C, norms2, Q_res, exact):
+        """What :meth:`stats` needs of the basis alone: ``(P, ||P_c||^2, R,
+        ||R_c||^2, C^T Q_res)`` with ``C`` the residual ``R`` when it is
+        formed, else ``G_C``."""
+        P = self.U.T @ G_C
+        if exact or norms2 is None:
+            R = G_C - self.U @ P
+            return P, None, R, np.einsum("ij,ij->j", R, R), R.T @ Q_res
+        return P, np.einsum("ij,ij->j", P, P), None, None, G_C.T @ Q_res
 
     def gram(self, G_C, T=None):
         TP, P, R = self.stats(G_C)[2] if T is None else T
@@ -260,6 +270,11 @@ class _JointSigma:
 
     def __init__(self, sigs, n_each, widths):
         self.sigs, self.n_each, self.widths = sigs, n_each, widths
+        edges = np.cumsum([0] + list(widths))
+        self._parts = [slice(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        # one QR basis for all: project the columns on it once
+        self._span = all(isinstance(s, _SpanSigma) and s.U is sigs[0].U
+                         for s in sigs)
         self.n_times = float(np.sum(n_each))
         self.terms = np.array([s.data + n * s.logdet for s, n in zip(sigs, n_each)])
         self.data = float(sum(s.data for s in sigs))
@@ -267,7 +282,14 @@ class _JointSigma:
                             ) / self.n_times
 
     def stats(self, G_C, norms2=None):
-        out = [s.stats(G_C, norms2) for s in self.sigs]
+        if self._span:
+            Q_res = np.hstack([s._Q_res for s in self.sigs])
+            P, P2, R, R2, CtQ = self.sigs[0].split(
+                G_C, norms2, Q_res, any(s.exact for s in self.sigs))
+            out = [s.stats(G_C, norms2, (P, P2, R, R2, CtQ[:, part]))
+                   for s, part in zip(self.sigs, self._parts)]
+        else:
+            out = [s.stats(G_C, norms2) for s in self.sigs]
         z = sum(n * o[0] for n, o in zip(self.n_each, out)) / self.n_times
         return z, np.hstack([o[1] for o in out]), [o[2] for o in out]
 

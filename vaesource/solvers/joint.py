@@ -160,9 +160,10 @@ def joint_full_vae(
                 min_evidence=min_evidence, n_restarts=n_restarts,
                 random_state=random_state,
             )
-            for res in (result, result.info.get("optimum")):
-                if res is not None:
-                    _add_responses(res, Ms, gamma, scales, n_each)
+            with _blas_single_thread():
+                for res in (result, result.info.get("optimum")):
+                    if res is not None:
+                        _add_responses(res, Ms, gamma, scales, n_each)
             return result
         if update != "newton":
             raise ValueError(
@@ -183,8 +184,8 @@ def joint_full_vae(
                     kkt_tol=kkt_tol, prune_tol=prune_tol,
                     weights_init=weights_init_, name="joint_full_vae",
                 )
-            return _joint_result(out, gamma_, scales, n_each, n_orient,
-                                 sum(Q.shape[1] for Q in Qs))
+                return _joint_result(out, gamma_, scales, n_each, n_orient,
+                                     sum(Q.shape[1] for Q in Qs))
 
         def empty(G_, gamma_):
             return _joint_empty(Ms, G_, gamma_, scales, n_each, n_orient)
