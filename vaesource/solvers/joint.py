@@ -194,10 +194,13 @@ def joint_full_vae(
             power = sum(float(np.sum(M**2)) for M in Ms) / float(n_each.sum())
             return power / max(float(np.sum(G**2)), 1e-300)
 
-        return _full_vae_runs(
+        result = _full_vae_runs(
             solve, empty, scale, G, gamma, n_orient, weights_init,
             min_evidence, n_restarts, random_state,
         )
+        for res in result.info["responses"]:  # counts of the selection too
+            res.n_iter, res.converged = result.n_iter, result.converged
+        return result
 
 
 def _check_responses(Ms, G, noise_scales, n_times):
