@@ -76,10 +76,12 @@ def test_thin_factor_equals_stacked(n_orient, update):
 
 
 @pytest.mark.parametrize("n_orient", [1, 3])
-def test_thin_factor_selection(n_orient):
+@pytest.mark.parametrize("update", ["newton", "mackay"])
+def test_thin_factor_selection(n_orient, update):
     Ms, G, gamma = _problem(n_orient, seed=1, noise=0.6)
     M, Q = np.hstack(Ms), _thin(Ms)
-    kw = dict(gamma=gamma, n_orient=n_orient, min_evidence="auto")
+    kw = dict(gamma=gamma, n_orient=n_orient, min_evidence="auto",
+              update=update, tol=1e-12)
     a = _quiet(full_vae, M, G, **kw)
     b = _quiet(full_vae, Q, G, n_times=M.shape[1], **kw)
     assert_array_equal(b.locations, a.locations)
