@@ -9,7 +9,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .. import _mne_compat
-from ..utils import _validate_type, logger, use_log_level
+from ..utils import _blas_single_thread, _validate_type, logger, use_log_level
 from ._apply import _check_options, _describe, _make_estimate, apply_vae_operator
 from ._operator import VAEOperator, check_data_matches
 
@@ -109,7 +109,7 @@ def apply_vae_operator_epochs(
         kkt_tol=kkt_tol, max_iter=max_iter, min_evidence=min_evidence,
         learn_noise=None, n_restarts=n_restarts, random_state=random_state,
     )
-    with use_log_level(verbose):
+    with use_log_level(verbose), _blas_single_thread():
         if not epochs.preload:
             epochs.drop_bad()
         if len(epochs) == 0:

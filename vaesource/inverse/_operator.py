@@ -16,7 +16,7 @@ import numpy as np
 
 from .._docs import fill_doc
 from .. import _mne_compat
-from ..utils import _validate_type, logger, use_log_level
+from ..utils import _blas_single_thread, _validate_type, logger, use_log_level
 
 
 @dataclass(frozen=True, repr=False)
@@ -182,7 +182,7 @@ def make_vae_operator(
         info = info.info
     _validate_type(forward, mne.Forward, "forward")
     _validate_type(noise_cov, mne.Covariance, "noise_cov")
-    with use_log_level(verbose):
+    with use_log_level(verbose), _blas_single_thread():
         _check_forward_and_channels(info, forward, noise_cov)
         lf = leadfield_from_forward(
             forward, info, noise_cov, loose=loose, depth=depth, rank=rank,
