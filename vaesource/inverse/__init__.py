@@ -32,14 +32,12 @@ from ._apply import (
 from ._epochs import apply_vae_operator_epochs
 from ._operator import VAEOperator, make_vae_operator
 
+# the public names (also in vaesource's namespace); the others are
+# importable from here for the commands' back-ends
 __all__ = [
-    "LEARN_NOISE",
-    "MODELS",
     "VAEOperator",
     "apply_vae_inverse",
     "apply_vae_operator",
     "apply_vae_operator_epochs",
     "make_vae_operator",
-    "result_to_dipoles",
-    "scale_noise_cov",
 ]
