@@ -139,7 +139,7 @@ def apply_vae_operator_epochs(
 def _epoch_data(epochs, picks):
     """The epochs' data on ``picks``, one epoch at a time."""
     if epochs.preload:
-        data = epochs._data
+        data = epochs.get_data(copy=False)  # a view: no second copy
         for k in range(len(epochs)):
             yield data[k][picks]
     else:
