@@ -144,3 +144,33 @@ def test_help_loads_no_back_end():
                          capture_output=True, text=True)
     assert run.returncode == 0
     assert run.stdout.strip() == cli.__version__
+
+
+def test_localize_conditions_and_epochs_flags(capsys):
+    """localize takes --evoked or --epochs (exactly one), --condition with
+    several names and --save-epochs; its help names them."""
+    parser = _build_parser()
+    common = ["--forward", "f-fwd.fif", "--cov", "c-cov.fif", "--out", "o"]
+    args = parser.parse_args(["localize", "--epochs", "x-epo.fif",
+                              "--save-epochs", *common])
+    assert args.run is _localize.run
+    assert str(args.epochs) == "x-epo.fif" and args.evoked is None
+    assert args.save_epochs is True
+    args = parser.parse_args(["localize", "--evoked", "e-ave.fif", "--condition",
+                              "a,b", *common])
+    assert args.condition == "a,b" and args.epochs is None
+    assert args.save_epochs is False
+    for argv in (["localize", *common],
+                 ["localize", "--evoked", "e-ave.fif", "--epochs", "x-epo.fif",
+                  *common]):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(argv)
+        assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "one of the arguments --evoked --epochs is required" in err
+    assert "not allowed with argument" in err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["localize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--epochs", "--save-epochs", "'all' or a comma-separated list"):
+        assert flag in text

@@ -308,9 +308,9 @@ def test_localize_missing_cortex_fails_before_work(files, tmp_path, rendering,
     def no_inverse(*args, **kwargs):
         raise AssertionError("the inverse ran before the cortex was checked")
 
-    compare_module = sys.modules["vaesource.compare"]
+    localize_module = sys.modules["vaesource.localize"]
     with monkeypatch.context() as m:
-        m.setattr(compare_module, "compare", no_inverse)
+        m.setattr(localize_module, "make_vae_operator", no_inverse)
         assert main(args) == 2
     err = capsys.readouterr().err
     assert "subject 'bert'" in err and "--subjects-dir" in err
@@ -415,20 +415,20 @@ def test_summary_times_and_coordinate_frame(files, tmp_path):
     assert summary["coord_frame"] == "head"
 
 
-def test_localize_evidence_options_reach_apply_vae_inverse(files, tmp_path, capsys,
+def test_localize_evidence_options_reach_apply_vae_operator(files, tmp_path, capsys,
                                                            monkeypatch):
     """--min-evidence, --learn-noise, --restarts and --seed reach the full
     VAE; summary.json holds the threshold, the learned noise per channel
     type and how often each source was found."""
-    compare_module = sys.modules["vaesource.compare"]
+    localize_module = sys.modules["vaesource.localize"]
     calls = []
-    real = compare_module.apply_vae_inverse
+    real = localize_module.apply_vae_operator
 
     def spy(*args, **kwargs):
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(compare_module, "apply_vae_inverse", spy)
+    monkeypatch.setattr(localize_module, "apply_vae_operator", spy)
     out = tmp_path / "out"
     assert main(_args(files, out, "--no-render", "--min-evidence", "30",
                       "--learn-noise", "type", "--restarts", "2",
@@ -512,3 +512,259 @@ def test_render_colored_by_evidence_from_summary(files, tmp_path, rendering,
     red = (img[..., 0] - img[..., 2] > 80) & (img[..., 1] < 120)
     blue = (img[..., 2] - img[..., 0] > 60)
     assert blue.sum() > 50 and red.sum() < 20
+
+
+# ---------------------------------------------------------------------------
+# several conditions and epochs: one shared support
+# ---------------------------------------------------------------------------
+CONDITIONS = ("aud left", "aud/right", "vis")
+
+
+@pytest.fixture(scope="module")
+def shared_files(files, tmp_path_factory, template_cache):
+    """Three conditions of the two simulated sources with their own time
+    courses (one -ave.fif file), and 8 single-trial epochs of the first."""
+    import mne
+
+    from vaesource.datasets import template
+
+    sim = files["sim"]
+    tmpl = template("ico3", sensors="meg", cache_dir=template_cache)
+    fwd = mne.convert_forward_solution(tmpl.fwd, surf_ori=True, force_fixed=True,
+                                       use_cps=True, verbose=False)
+    info = sim.evoked.info
+    rng = np.random.default_rng(11)
+    cov = sim.noise_cov
+    assert cov["diag"]  # the ad hoc covariance: noise drawn per channel
+    sd = np.sqrt(cov.data[[cov.ch_names.index(c) for c in info["ch_names"]]])
+
+    def simulate(stc, nave):
+        ev = mne.apply_forward(fwd, stc, info, use_cps=True, verbose=False)
+        ev.data += sd[:, np.newaxis] / np.sqrt(nave) * rng.standard_normal(
+            ev.data.shape)
+        ev.nave = nave
+        return ev
+
+    evokeds = []
+    # the same sources, other weights and a reversed time course
+    for name, weights, flip in zip(CONDITIONS, ([1, 1], [1.5, 0.5], [0.6, 1.4]),
+                                   (False, True, False)):
+        stc = sim.stc.copy()
+        stc.data = stc.data * np.array(weights)[:, np.newaxis]
+        if flip:
+            stc.data = stc.data[:, ::-1].copy()
+        ev = simulate(stc, nave=4)
+        ev.comment = name
+        evokeds.append(ev)
+    d = tmp_path_factory.mktemp("shared-inputs")
+    out = dict(conditions=d / "three-ave.fif", epochs=d / "sim-epo.fif",
+               empty=d / "empty-epo.fif", evokeds=evokeds)
+    mne.write_evokeds(out["conditions"], evokeds, verbose=False)
+    trials = np.stack([simulate(sim.stc, nave=1).data for _ in range(8)])
+    epochs = mne.EpochsArray(trials, info, tmin=sim.evoked.times[0], verbose=False)
+    epochs.save(out["epochs"], verbose=False)
+    out["epochs_obj"] = epochs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MNE: every epoch dropped
+        empty = mne.EpochsArray(trials, info, tmin=sim.evoked.times[0],
+                                reject=dict(grad=1e-20), verbose=False)
+        empty.save(out["empty"], verbose=False)
+    return out
+
+
+def _shared_args(files, shared_files, out, *extra):
+    args = _args(files, out, *extra)
+    args[args.index("--evoked") + 1] = str(shared_files["conditions"])
+    return args
+
+
+def test_localize_conditions_share_one_support(files, shared_files, tmp_path,
+                                               capsys):
+    """--condition all: one estimate file set per condition, equal to
+    apply_vae_operator on the list; one table of shared sources."""
+    import mne
+
+    from vaesource import apply_vae_operator, make_vae_operator
+
+    out = tmp_path / "out"
+    assert main(_shared_args(files, shared_files, out, "--condition", "all")) == 0
+    printed = capsys.readouterr().out
+    assert "one shared support" in printed and "3 conditions" in printed
+    stems = ["aud_left-full_vae", "aud_right-full_vae", "vis-full_vae"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{s}{x}" for s in stems for x in ("-lh.stc", "-rh.stc", "-dipoles.dip")]
+        + ["summary.json"])
+    assert not _leftovers(tmp_path)
+
+    sim, evokeds = files["sim"], shared_files["evokeds"]
+    op = make_vae_operator(evokeds[0].info, sim.forward, sim.noise_cov)
+    refs = apply_vae_operator(evokeds, op, tmin=TMIN, tmax=TMAX)
+    for stem, ref in zip(stems, refs):
+        stc = mne.read_source_estimate(out / f"{stem}-lh.stc")
+        assert [list(v) for v in stc.vertices] == [list(v) for v in ref.vertices]
+        np.testing.assert_allclose(stc.data, ref.data, rtol=1e-5,
+                                   atol=1e-6 * np.abs(ref.data).max())
+    # one support, found in every condition: the two simulated sources
+    assert all([list(v) for v in r.vertices] == [list(v) for v in refs[0].vertices]
+               for r in refs)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shared_support"] is True
+    assert [c["condition"] for c in summary["conditions"]] == list(CONDITIONS)
+    assert [c["stem"] for c in summary["conditions"]] == stems
+    assert all(c["nave"] == 4.0 and 0 < c["explained_variance"] < 1
+               for c in summary["conditions"])
+    row = summary["methods"][0]
+    assert row["method"] == "full_vae" and row["converged"] is True
+    table = refs[0].vae_sources
+    assert row["n_active"] == len(table) == 2
+    for r in row["sources"]:
+        assert set(r["conditions"]) == set(CONDITIONS)
+        assert r["probability"] > 0.95
+        assert r["amplitude_nAm"] == max(c["amplitude_nAm"]
+                                         for c in r["conditions"].values())
+    # joint evidence in the file = the operator's; amplitudes per condition
+    np.testing.assert_allclose(sorted(r["evidence"] for r in row["sources"]),
+                               sorted(table.evidence), rtol=1e-6)
+    for name, ref in zip(CONDITIONS, refs):
+        amps = {r["location"]: r["amplitude_nAm"] for r in ref.vae_sources.rows()}
+        for r in row["sources"]:
+            assert r["conditions"][name]["amplitude_nAm"] == pytest.approx(
+                amps[r["location"]], rel=1e-6)
+    # the peak dipoles of each condition are on the shared sources
+    pos = sorted(tuple(r["pos_mm"]) for r in row["sources"])
+    for c in summary["conditions"]:
+        assert sorted(tuple(d["pos"]) for d in c["peak_dipoles_mm"]) == pos
+
+    # a comma list of two names: those two, in that order
+    out2 = tmp_path / "out2"
+    assert main(_shared_args(files, shared_files, out2, "--condition",
+                             "vis,aud left")) == 0
+    summary = json.loads((out2 / "summary.json").read_text())
+    assert [c["condition"] for c in summary["conditions"]] == ["vis", "aud left"]
+
+
+def test_localize_single_condition_of_many_unchanged(files, shared_files, tmp_path):
+    """One condition chosen by name: today's files and summary, no prefix."""
+    out = tmp_path / "out"
+    assert main(_shared_args(files, shared_files, out, "--condition", "vis",
+                             "--no-render")) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full_vae-dipoles.dip", "full_vae-lh.stc", "full_vae-rh.stc", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["condition"] == "vis" and "shared_support" not in summary
+
+
+def test_localize_epochs_shared_support(files, shared_files, tmp_path, capsys):
+    """--epochs: the mean estimate and the shared sources; the epochs'
+    own files only with --save-epochs, equal to apply_vae_operator_epochs."""
+    import mne
+
+    from vaesource import apply_vae_operator_epochs, make_vae_operator
+
+    out = tmp_path / "out"
+    args = _args(files, out, "--no-render")
+    args[args.index("--evoked"):args.index("--evoked") + 2] = [
+        "--epochs", str(shared_files["epochs"])]
+    assert main(args) == 0
+    assert "8 epochs (one shared support)" in capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == [
+        "full_vae-lh.stc", "full_vae-rh.stc", "summary.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"]["n_epochs"] == 8 and not summary["epochs"]["saved"]
+
+    sim = files["sim"]
+    epochs = shared_files["epochs_obj"].copy().crop(TMIN, TMAX, include_tmax=True)
+    op = make_vae_operator(epochs.info, sim.forward, sim.noise_cov)
+    refs = apply_vae_operator_epochs(epochs, op)
+    row = summary["methods"][0]
+    table = refs[0].vae_sources
+    assert row["n_active"] == len(row["sources"]) == len(table) == 2
+    np.testing.assert_allclose(sorted(r["evidence"] for r in row["sources"]),
+                               sorted(table.evidence), rtol=1e-6)
+    mean = mne.read_source_estimate(out / "full_vae-lh.stc")
+    expected = np.mean([r.data for r in refs], axis=0)
+    np.testing.assert_allclose(mean.data, expected, rtol=1e-5,
+                               atol=1e-6 * np.abs(expected).max())
+
+    out2 = tmp_path / "out2"
+    assert main(args[:args.index("--out") + 1] + [str(out2), "--save-epochs"]) == 0
+    names = sorted(p.name for p in out2.iterdir())
+    assert names == sorted(
+        ["full_vae-lh.stc", "full_vae-rh.stc", "summary.json"]
+        + [f"epoch{k}-full_vae{x}" for k in range(8) for x in ("-lh.stc", "-rh.stc")])
+    for k in (0, 7):
+        stc = mne.read_source_estimate(out2 / f"epoch{k}-full_vae-lh.stc")
+        assert [list(v) for v in stc.vertices] == [list(v) for v in refs[k].vertices]
+        np.testing.assert_allclose(stc.data, refs[k].data, rtol=1e-5,
+                                   atol=1e-6 * np.abs(refs[k].data).max())
+    assert json.loads((out2 / "summary.json").read_text())["epochs"]["saved"]
+    assert not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--condition", "vis,nope"], "No condition 'nope'"),
+    (["--condition", "vis,vis"], "named twice"),
+    (["--condition", "all", "--compare", "mxne"], "cannot be combined"),
+    (["--condition", "all", "--model", "diag"], "model='full'"),
+    (["--condition", "all", "--learn-noise", "type"], "learn_noise"),
+    (["--condition", "all", "--save-epochs"], "needs epochs"),
+    (["--epochs", "epochs", "--condition", "vis"], "cannot be combined with epochs"),
+    (["--epochs", "empty"], "Every epoch was dropped"),
+    (["--epochs", "missing-epo.fif"], "does not exist"),
+    (["--epochs", "epochs", "--tmin", "5", "--tmax", "6"], "contains no sample"),
+])
+def test_localize_shared_bad_input(files, shared_files, tmp_path, capsys, extra,
+                                   message):
+    """Bad joint requests fail before anything is written."""
+    args = _shared_args(files, shared_files, tmp_path / "out", *extra)
+    if "--epochs" in extra:
+        i = args.index("--evoked")
+        del args[i:i + 2]
+        k = args.index("--epochs") + 1
+        args[k] = str(shared_files.get(args[k], tmp_path / args[k]))
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert not _leftovers(tmp_path)
+
+
+def test_localize_epochs_and_evoked_exclusive(files, shared_files, tmp_path, capsys):
+    args = _args(files, tmp_path / "out", "--epochs", str(shared_files["epochs"]))
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_localize_shared_api(files, shared_files, tmp_path):
+    """run_localize takes a list of names and mne.Epochs; empty epochs and
+    both inputs are refused before work."""
+    from vaesource.localize import run_localize
+
+    sim = files["sim"]
+    result = run_localize(shared_files["conditions"], sim.forward, sim.noise_cov,
+                          tmp_path / "out", condition=["vis", "aud/right"],
+                          tmin=TMIN, tmax=TMAX, render=False)
+    assert result.kind == "conditions"
+    assert result.conditions == ["vis", "aud/right"]
+    assert list(result.estimates) == ["vis-full_vae", "aud_right-full_vae"]
+    assert len(result.sources) == 2
+    assert "one shared support" in result.summary()
+    epochs = shared_files["epochs_obj"]
+    with pytest.raises(ValueError, match="not both"):
+        run_localize(files["evoked"], sim.forward, sim.noise_cov,
+                     tmp_path / "x", epochs=epochs, render=False)
+    empty = epochs.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        empty.drop(np.arange(len(empty)), verbose=False)
+    with pytest.raises(ValueError, match="Every epoch was dropped"):
+        run_localize(None, sim.forward, sim.noise_cov, tmp_path / "x",
+                     epochs=empty, render=False)
+    assert not (tmp_path / "x").exists()
+    result = run_localize(None, sim.forward, sim.noise_cov, tmp_path / "ep",
+                          epochs=epochs, tmin=TMIN, tmax=TMAX, render=False)
+    assert result.kind == "epochs" and result.n_epochs == 8
+    assert "8 epochs, one shared support" in result.summary()
+    assert len(epochs.times) > 21  # the caller's epochs are not cropped

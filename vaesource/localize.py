@@ -12,6 +12,13 @@ checked before anything is computed (the output folder first), and the
 outputs are written to a stage folder that then replaces the output folder
 as a whole (:mod:`vaesource._output`): a failure never leaves half the
 outputs behind, and a folder never mixes two runs.
+
+Several conditions of one evoked file (``condition="all"`` or a list of
+names) are localized jointly, with one shared support
+(:func:`vaesource.apply_vae_operator` on the list), and epochs
+(``epochs=``) with one support shared by every epoch
+(:func:`vaesource.apply_vae_operator_epochs`); the full VAE's operator
+(:func:`vaesource.make_vae_operator`) is made once per run.
 """
 
 from __future__ import annotations
@@ -29,9 +36,16 @@ from ._docs import fill_doc
 from ._methods import VAE_MODELS, labels
 from ._inputs import _existing, _quietly, _read
 from ._output import check_output_folder, staged_folder
-from .inverse import LEARN_NOISE, _parse_min_evidence
+from .inverse import (
+    LEARN_NOISE,
+    _parse_min_evidence,
+    apply_vae_operator,
+    apply_vae_operator_epochs,
+    make_vae_operator,
+)
 from .utils import (
     ConvergenceWarning,
+    _blas_single_thread,
     _check_int,
     _check_option,
     _check_positive,
@@ -73,6 +87,16 @@ class LocalizeResult:
     learn_noise : str | None
         The noise-learning mode of the full VAE (None: the covariance as
         given).
+    kind : ``"evoked"`` | ``"conditions"`` | ``"epochs"``
+        What was localized: one evoked response, several conditions with
+        one shared support (``estimates`` then has one entry per condition,
+        keyed by its file stem ``<condition>-full_vae``, and ``rows`` one
+        row per condition) or epochs with one shared support
+        (``estimates["full_vae"]`` is the mean of the epochs' estimates).
+    conditions : list of str
+        The conditions localized, in the order of the file.
+    n_epochs : int | None
+        Number of epochs localized (``kind="epochs"``).
     """
 
     condition: str
@@ -83,6 +107,9 @@ class LocalizeResult:
     rendered: bool = False
     wall_time: float = 0.0
     learn_noise: str | None = None
+    kind: str = "evoked"
+    conditions: list = field(default_factory=list)
+    n_epochs: int | None = None
 
     @property
     def sources(self):
@@ -94,6 +121,8 @@ class LocalizeResult:
     def summary(self) -> str:
         """One line per method: sources (selected by evidence for the full
         VAE), explained variance, time."""
+        if self.kind != "evoked":
+            return self._shared_summary()
         lines = [f"{self.condition!r}:"]
         for row in self.rows:
             result = getattr(row.estimate, "vae_result", None)
@@ -111,6 +140,30 @@ class LocalizeResult:
             if noise is not None:
                 lines.append(f"    learned noise ({noise['mode']}): "
                              + _noise_text(noise))
+        return "\n".join(lines)
+
+    def _shared_summary(self):
+        """The shared sources of a joint run, then one line per condition."""
+        stc = next(iter(self.estimates.values()))
+        joint = stc.vae_result.info.get("joint", stc.vae_result)
+        table = stc.vae_sources
+        n_opt = joint.info["optimum"].locations.size
+        if self.kind == "epochs":
+            head = f"{self.n_epochs} epochs"
+        else:
+            head = f"{len(self.conditions)} conditions (" + ", ".join(
+                repr(c) for c in self.conditions) + ")"
+        thr = ("none" if table.min_evidence is None
+               else f"{table.min_evidence:.3g}")
+        lines = [
+            f"{head}, one shared support: {len(table)} source(s) selected "
+            f"(joint evidence >= {thr}) of {n_opt} active "
+            f"location(s) at the optimum, {joint.n_iter} iterations, "
+            f"{self.rows[0].seconds:.1f} s"
+        ]
+        for row in self.rows:
+            lines.append(f"  {row.method}: explained variance "
+                         f"{100 * row.explained_variance:.1f} %")
         return "\n".join(lines)
 
 
@@ -165,6 +218,119 @@ def read_evoked(evoked, condition=None):
             + ", ".join(repr(n) for n in names) + "."
         )
     return evokeds[names.index(condition)]
+
+
+def read_conditions(evoked, condition):
+    """The conditions of an evoked file to localize jointly.
+
+    Parameters
+    ----------
+    evoked : path-like
+        An ``-ave.fif`` file.
+    condition : ``"all"`` | str | sequence of str
+        ``"all"``, a comma-separated list of condition names (comments) or
+        a sequence of names. A name of the file is taken whole, even if it
+        holds a comma.
+
+    Returns
+    -------
+    evokeds : list of mne.Evoked
+        The conditions, in the order given (``"all"``: of the file).
+    """
+    import mne
+
+    fname = _existing(evoked, "evoked")
+    try:
+        evokeds = _quietly(mne.read_evokeds, fname)
+    except Exception as err:  # MNE raises several types on a non-evoked file
+        raise ValueError(f"Could not read evoked data from {fname}: {err}") from None
+    names = [ev.comment for ev in evokeds]
+    if isinstance(condition, str):
+        if condition in names:
+            wanted = [condition]
+        elif condition.strip().lower() == "all":
+            wanted = names
+        else:
+            wanted = [c.strip() for c in condition.split(",") if c.strip()]
+    else:
+        wanted = [str(c) for c in condition]
+    unknown = [c for c in wanted if c not in names]
+    if unknown:
+        raise ValueError(
+            f"No condition {', '.join(repr(c) for c in unknown)} in {fname}; "
+            "it holds " + ", ".join(repr(n) for n in names) + "."
+        )
+    if len(set(wanted)) < len(wanted):
+        raise ValueError(f"A condition is named twice in {condition!r}.")
+    if len(set(names)) < len(names):
+        raise ValueError(
+            f"{fname} holds several conditions with the same name ("
+            + ", ".join(repr(n) for n in names) + "): they cannot be told "
+            "apart by name. Rename them (evoked.comment)."
+        )
+    stems = [_condition_stem(c) for c in wanted]
+    if len(set(stems)) < len(stems):
+        raise ValueError(
+            "Conditions " + ", ".join(repr(c) for c in wanted) + " give the "
+            "same file names (" + ", ".join(stems) + "); rename them "
+            "(evoked.comment) to localize them together."
+        )
+    return [evokeds[names.index(c)] for c in wanted]
+
+
+def _condition_stem(name):
+    """A condition's name as a file-name prefix: letters, digits, ``_``,
+    ``.`` and ``+`` kept, every other run of characters one ``_``."""
+    import re
+
+    stem = re.sub(r"[^A-Za-z0-9_.+]+", "_", str(name)).strip("_.")
+    return stem or "condition"
+
+
+def read_epochs(epochs):
+    """:class:`mne.Epochs` from a file (or as given), bad epochs dropped.
+
+    Parameters
+    ----------
+    epochs : path-like | mne.BaseEpochs
+        An ``-epo.fif`` file or epochs.
+
+    Returns
+    -------
+    epochs : mne.BaseEpochs
+        At least one epoch (ValueError when every epoch was dropped).
+    """
+    import mne
+
+    if isinstance(epochs, mne.BaseEpochs):
+        epochs = epochs.copy()
+    else:
+        fname = _existing(epochs, "epochs")
+        try:
+            with warnings.catch_warnings():
+                # MNE warns on a file whose epochs were all dropped: our error
+                # below says it
+                warnings.filterwarnings("ignore", message=".*object is empty")
+                epochs = _quietly(mne.read_epochs, fname)
+        except Exception as err:  # as for evoked files
+            raise ValueError(
+                f"Could not read epochs from {fname}: {err}") from None
+    epochs.drop_bad(verbose=False)
+    if len(epochs) == 0:
+        raise ValueError(
+            "Every epoch was dropped (no epoch left to localize); check the "
+            "rejection thresholds (epochs.drop_log)."
+        )
+    return epochs
+
+
+def _is_joint(condition):
+    """Whether ``condition`` asks for several conditions (before reading)."""
+    if condition is None or isinstance(condition, (int, np.integer)):
+        return False
+    if isinstance(condition, str):
+        return condition.strip().lower() == "all" or "," in condition
+    return True
 
 
 def _kind(forward):
@@ -247,6 +413,8 @@ def run_localize(
     out_dir,
     *,
     condition=None,
+    epochs=None,
+    save_epochs: bool = False,
     tmin: float | None = None,
     tmax: float | None = None,
     model: str = "full",
@@ -270,8 +438,8 @@ def run_localize(
 
     Parameters
     ----------
-    evoked : path-like | mne.Evoked
-        Evoked response (``-ave.fif``).
+    evoked : path-like | mne.Evoked | None
+        Evoked response (``-ave.fif``); None with ``epochs``.
     forward : path-like | mne.Forward
         Forward solution (``-fwd.fif``), surface or volume source space.
     noise_cov : path-like | mne.Covariance
@@ -279,8 +447,16 @@ def run_localize(
     out_dir : path-like
         Output folder: new, empty, or holding a previous run (see
         ``overwrite``).
-    condition : str | int | None
-        Condition of a multi-condition evoked file (name or index).
+    condition : str | int | sequence of str | None
+        Condition of a multi-condition evoked file (name or index); or
+        several, localized jointly with one shared support: ``"all"``, a
+        comma-separated list or a sequence of names (see Notes).
+    epochs : path-like | mne.Epochs | None
+        Epochs (``-epo.fif``) to localize instead of an evoked response,
+        with one support shared by every epoch (bad epochs dropped; see
+        Notes).
+    save_epochs : bool
+        With ``epochs``: also write each epoch's estimate.
     tmin, tmax : float | None
         Time window (s).
     model : ``"full"`` | ``"diag"`` | ``"ae"``
@@ -368,13 +544,37 @@ def run_localize(
     the evidence of every source of the optimum against the threshold, time
     courses with 95 % credible bands; solver convergence).
 
+    Several conditions (``condition="all"`` or a list) are localized by
+    :func:`vaesource.apply_vae_operator` on the list: one support, the
+    evidence of each source joint, each condition's own time courses. Each
+    condition gets ``<c>-full_vae-lh.stc`` / ``-rh.stc`` (or ``-vl.stc``)
+    and ``<c>-full_vae-dipoles.dip``, ``<c>`` its name with every run of
+    characters other than letters, digits, ``_``, ``.`` and ``+`` replaced
+    by ``_``; ``summary.json`` lists the conditions (name, file stem,
+    ``nave``, explained variance) and, under ``methods``, the shared
+    sources (joint evidence and probability; ``conditions``: each
+    condition's peak amplitude and posterior sd; ``amplitude_nAm`` the
+    largest of them).
+
+    Epochs are localized by :func:`vaesource.apply_vae_operator_epochs`
+    with a shared support: ``full_vae-lh.stc`` / ``-rh.stc`` (or
+    ``-vl.stc``) hold the mean of the epochs' estimates, with
+    ``save_epochs`` each epoch's in ``epoch<k>-full_vae-lh.stc`` ... (``k``
+    its index among the epochs kept, zero-padded); ``summary.json`` holds
+    the number of epochs, their indices in the file (``selection``) and the
+    shared sources (amplitudes of the mean estimate).
+
+    These joint runs take the full VAE only (no ``compare``, no
+    ``learn_noise``) and make no renders or report.
+
     At a finite noise level the optimum of cost (18) also holds many weak
     sources that fit noise; the evidence selection (``min_evidence``)
     removes them on principle, where earlier releases hid sources below
     10 % of the strongest in the renders only.
     """
     job = _prepare(
-        evoked, forward, noise_cov, out_dir, condition=condition, tmin=tmin,
+        evoked, forward, noise_cov, out_dir, condition=condition,
+        epochs=epochs, save_epochs=save_epochs, tmin=tmin,
         tmax=tmax, model=model, compare=compare, gamma=gamma,
         min_evidence=min_evidence, learn_noise=learn_noise,
         n_restarts=n_restarts, random_state=random_state, loose=loose,
@@ -397,6 +597,10 @@ class _Job:
     rendering: bool
     options: dict
     t0: float
+    shared: str | None = None
+    evokeds: list = field(default_factory=list)
+    epochs: object = None
+    save_epochs: bool = False
 
 
 def _input_paths(*objs):
@@ -406,9 +610,13 @@ def _input_paths(*objs):
 def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, model,
              compare, gamma, loose, depth, subjects_dir, bem, views, render,
              overwrite, verbose, min_evidence="auto", learn_noise=None,
-             n_restarts=1, random_state=None, color_by="amplitude"):
+             n_restarts=1, random_state=None, color_by="amplitude",
+             epochs=None, save_epochs=False):
     """Every check of :func:`run_localize`, cheapest first, before any work."""
+    import mne
+
     from .inverse import _check_inputs
+    from .inverse._apply import _check_evokeds
     from .viz._scene import COLOR_BY
 
     t0 = time.perf_counter()
@@ -439,14 +647,44 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
         for m in peers:
             _check_option("compare", m, PEERS)
     methods = [VAE_METHODS[model]] + peers
+    if not isinstance(save_epochs, (bool, np.bool_)):
+        raise TypeError(f"save_epochs must be a bool, got {save_epochs!r}.")
+    shared = _check_shared(evoked, epochs, condition, model, peers, learn_noise,
+                           save_epochs)
     # the output folder first: refusing it must not wait for the inputs
-    out = check_output_folder(out_dir, overwrite=overwrite,
-                              inputs=_input_paths(evoked, forward, noise_cov, bem))
-    evoked = read_evoked(evoked, condition)
+    out = check_output_folder(
+        out_dir, overwrite=overwrite,
+        inputs=_input_paths(evoked, epochs, forward, noise_cov, bem))
+    evokeds = []
+    if shared == "epochs":
+        epochs = read_epochs(epochs)
+        evoked = None
+    elif shared == "conditions":
+        if isinstance(evoked, mne.Evoked):
+            raise ValueError("Several conditions need an evoked file, not an "
+                             "mne.Evoked; give a list of them to "
+                             "vaesource.apply_vae_operator instead.")
+        evokeds = read_conditions(evoked, condition)
+        evoked = evokeds[0]
+        if len(evokeds) == 1:  # "all" of a file with one condition
+            shared, evokeds = None, []
+    else:
+        evoked = read_evoked(evoked, condition)
     forward = _read(forward, "forward")
     noise_cov = _read(noise_cov, "cov")
     # channel, time-window and finiteness checks before any work
-    _check_inputs(evoked, forward, noise_cov, tmin, tmax)
+    if shared == "epochs":
+        epochs = _check_epochs(epochs, forward, noise_cov, tmin, tmax)
+    else:
+        for ev in evokeds or [evoked]:
+            _check_inputs(ev, forward, noise_cov, tmin, tmax)
+        if evokeds:
+            _check_evokeds(evokeds, tmin, tmax)
+    if shared is not None and render:
+        # the renders and the report show one estimate per method
+        logger.warning("No renders or report for several conditions or "
+                       "epochs: the estimates and summary.json only.")
+        render = False
     kind = _kind(forward)
     if views is not None:
         views = _check_views(views, kind)
@@ -470,25 +708,87 @@ def _prepare(evoked, forward, noise_cov, out_dir, *, condition, tmin, tmax, mode
                    verbose=verbose)
     return _Job(evoked=evoked, forward=forward, noise_cov=noise_cov, out=out,
                 methods=methods, kind=kind, rendering=rendering, options=options,
-                t0=t0)
+                t0=t0, shared=shared, evokeds=evokeds, epochs=epochs,
+                save_epochs=bool(save_epochs))
+
+
+def _check_shared(evoked, epochs, condition, model, peers, learn_noise,
+                  save_epochs):
+    """What a run localizes: None (one evoked response), ``"conditions"``
+    or ``"epochs"``; the options a shared support cannot take refused."""
+    if epochs is not None:
+        if evoked is not None:
+            raise ValueError("Give an evoked response or epochs, not both "
+                             "(--evoked or --epochs).")
+        if condition is not None:
+            raise ValueError("condition (--condition) chooses conditions of an "
+                             "evoked file; it cannot be combined with epochs "
+                             "(--epochs).")
+        shared = "epochs"
+    else:
+        if evoked is None:
+            raise ValueError("Nothing to localize: give an evoked response "
+                             "(--evoked) or epochs (--epochs).")
+        if save_epochs:
+            raise ValueError("save_epochs (--save-epochs) writes the estimate of "
+                             "each epoch: it needs epochs (--epochs).")
+        shared = "conditions" if _is_joint(condition) else None
+    if shared is not None:
+        what = ("epochs (--epochs)" if shared == "epochs"
+                else f"several conditions (--condition {condition})")
+        if model != "full":
+            raise ValueError(f"{what} share one support through the full VAE's "
+                             f"evidence: they need model='full', got "
+                             f"model={model!r}.")
+        if peers:
+            raise ValueError(f"compare (--compare) runs MNE's solvers on one "
+                             f"evoked response; it cannot be combined with "
+                             f"{what}.")
+        if learn_noise is not None:
+            raise ValueError(f"learn_noise (--learn-noise) is available for one "
+                             f"evoked response, not for {what}: their noise "
+                             "is the covariance / nave.")
+    return shared
+
+
+def _check_epochs(epochs, forward, noise_cov, tmin, tmax):
+    """The channel, time-window and finiteness checks of epochs; the epochs
+    cropped to the window."""
+    from .inverse import _check_inputs
+
+    # the average carries the epochs' channels, bads and times
+    _check_inputs(epochs.average(picks="all"), forward, noise_cov, tmin, tmax)
+    if tmin is not None or tmax is not None:
+        epochs.crop(tmin, tmax, include_tmax=True)
+    data = epochs.get_data(picks="data")
+    if not np.all(np.isfinite(data)):
+        raise ValueError("The epochs contain NaN or infinite values; mark the "
+                         "channels bad or drop those epochs.")
+    return epochs
 
 
 def _execute(job):
     """Run a checked job: the inverse(s), then every output, staged."""
+    if job.shared is not None:
+        return _execute_shared(job)
+    from .compare import Comparison
     from .compare import compare as run_compare
     from .inverse import result_to_dipoles
 
     opt = job.options
     logger.info("Localizing %r with %s", job.evoked.comment,
                 ", ".join(LABELS[m] for m in job.methods))
+    comp = Comparison()
     with warnings.catch_warnings():
         warnings.simplefilter("always", ConvergenceWarning)
-        comp = run_compare(
-            job.evoked, job.forward, job.noise_cov, methods=job.methods,
-            loose=opt["loose"], depth=opt["depth"], tmin=opt["tmin"],
-            tmax=opt["tmax"], gamma=opt["gamma"], vae_kw=opt["vae_kw"] or None,
-            verbose=opt["verbose"],
-        )
+        comp.rows.append(_vae_row(job))
+        peers = job.methods[1:]
+        if peers:
+            comp.rows += run_compare(
+                job.evoked, job.forward, job.noise_cov, methods=peers,
+                loose=opt["loose"], depth=opt["depth"], tmin=opt["tmin"],
+                tmax=opt["tmax"], gamma=opt["gamma"], verbose=opt["verbose"],
+            ).rows
     estimates = {row.method: row.estimate for row in comp.rows}
     vae = estimates[job.methods[0]]
     dipoles = []
@@ -505,7 +805,215 @@ def _execute(job):
         condition=str(job.evoked.comment), estimates=estimates, dipoles=dipoles,
         rows=list(comp.rows), files=files, rendered=job.rendering,
         wall_time=time.perf_counter() - job.t0, learn_noise=opt["learn_noise"],
+        conditions=[str(job.evoked.comment)],
     )
+
+
+def _operator(job, info):
+    """The full VAE's operator of the job's forward and covariance (made once
+    per run)."""
+    opt = job.options
+    return make_vae_operator(info, job.forward, job.noise_cov, loose=opt["loose"],
+                             depth=opt["depth"], verbose=opt["verbose"])
+
+
+def _vae_row(job):
+    """The VAE model's estimate (operator made once, then applied), as a row
+    of :class:`vaesource.compare.Comparison`."""
+    from .compare import ComparisonRow
+
+    opt = job.options
+    method = job.methods[0]
+    # the model option ("full") of the method run ("full_vae")
+    model = next(k for k, v in VAE_METHODS.items() if v == method)
+    t0 = time.perf_counter()
+    # threaded BLAS on sensor-by-sensor matrices is slower (compare's note)
+    with _blas_single_thread():
+        operator = _operator(job, job.evoked.info)
+        stc = apply_vae_operator(
+            job.evoked, operator, model=model,
+            gamma=opt["gamma"], tmin=opt["tmin"], tmax=opt["tmax"],
+            verbose=opt["verbose"], **opt["vae_kw"],
+        )
+    result = stc.vae_result
+    return ComparisonRow(
+        method=method, estimate=stc, seconds=time.perf_counter() - t0,
+        explained_variance=float(result.info["explained_variance"]),
+        n_active=int(sum(len(v) for v in stc.vertices)),
+        params=dict(gamma=opt["gamma"], n_iter=result.n_iter,
+                    converged=result.converged),
+    )
+
+
+def _vae_options(job):
+    """The full VAE's options of a joint run (no noise learning there)."""
+    opt = job.options
+    kw = {k: v for k, v in opt["vae_kw"].items() if k != "learn_noise"}
+    return dict(gamma=opt["gamma"], verbose=opt["verbose"], **kw)
+
+
+def _execute_shared(job):
+    """Several conditions, or epochs, with one shared support."""
+    from .compare import ComparisonRow
+    from .inverse import result_to_dipoles
+
+    opt = job.options
+    method = job.methods[0]
+    suffixes = _suffixes(job.kind)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ConvergenceWarning)
+        with _blas_single_thread():
+            if job.shared == "conditions":
+                operator = _operator(job, job.evokeds[0].info)
+                stcs = apply_vae_operator(job.evokeds, operator, tmin=opt["tmin"],
+                                          tmax=opt["tmax"], **_vae_options(job))
+            else:
+                operator = _operator(job, job.epochs.info)
+                stcs = apply_vae_operator_epochs(
+                    job.epochs, operator, shared_support=True,
+                    return_generator=True, **_vae_options(job))
+                stcs = _mean_and_epochs(stcs, job.save_epochs)
+        seconds = time.perf_counter() - t0
+    estimates, rows, dipoles, files = {}, [], [], {}
+    if job.shared == "conditions":
+        names = [str(ev.comment) for ev in job.evokeds]
+        for name, stc in zip(names, stcs):
+            stem = f"{_condition_stem(name)}-{method}"
+            estimates[stem] = stc
+            result = stc.vae_result
+            rows.append(ComparisonRow(
+                method=stem, estimate=stc, seconds=seconds,
+                explained_variance=float(result.info["explained_variance"]),
+                n_active=int(sum(len(v) for v in stc.vertices)),
+                params=dict(condition=name)))
+            dipoles.append(result_to_dipoles(result, stc.tmin, stc.tstep))
+        per_epoch = []
+    else:
+        names = []
+        mean, per_epoch = stcs
+        estimates[method] = mean
+        rows.append(ComparisonRow(
+            method=method, estimate=mean, seconds=seconds,
+            explained_variance=float(mean.vae_result.info["explained_variance"]),
+            n_active=int(sum(len(v) for v in mean.vertices)), params={}))
+    width = len(str(max(len(per_epoch) - 1, 0)))
+    epoch_stems = [f"epoch{k:0{width}d}-{method}" for k in range(len(per_epoch))]
+    for stem in list(estimates) + epoch_stems:
+        for suf in suffixes:
+            files[f"{stem}{suf}"] = job.out / f"{stem}{suf}"
+    if job.shared == "conditions":
+        for stem in estimates:
+            files[f"{stem}-dipoles"] = job.out / f"{stem}-dipoles.dip"
+    files["summary"] = job.out / "summary.json"
+    with staged_folder(job.out) as stage:
+        for stem, stc in list(estimates.items()) + list(zip(epoch_stems, per_epoch)):
+            stc.save(stage / stem, ftype="stc", overwrite=True, verbose=False)
+        peaks = [peak_dipoles(d) for d in dipoles]
+        for stem, p in zip(estimates, peaks):
+            if p is not None:
+                p.save(stage / f"{stem}-dipoles.dip", overwrite=True,
+                       verbose=False)
+        summary = _shared_summary(job, estimates, rows, names, peaks)
+        (stage / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        files = {name: path for name, path in files.items()
+                 if (stage / path.name).exists()}
+    return LocalizeResult(
+        condition=", ".join(names) if names else "epochs",
+        estimates=estimates, dipoles=[d for ds in dipoles for d in ds],
+        rows=rows, files=files, rendered=False,
+        wall_time=time.perf_counter() - job.t0, kind=job.shared,
+        conditions=names,
+        n_epochs=len(job.epochs) if job.shared == "epochs" else None,
+    )
+
+
+def _mean_and_epochs(stcs, keep):
+    """The mean of the epochs' estimates (all on the shared vertices), and
+    the estimates themselves if ``keep``."""
+    kept, total, n = [], None, 0
+    for stc in stcs:
+        total = stc.data.copy() if total is None else total + stc.data
+        n += 1
+        if keep:
+            kept.append(stc)
+        last = stc
+    mean = last.copy()
+    mean.data = total / n
+    mean.vae_result = last.vae_result
+    mean.vae_sources = last.vae_sources
+    return mean, kept
+
+
+def _suffixes(kind):
+    return ("-lh.stc", "-rh.stc") if kind == "surface" else ("-vl.stc",)
+
+
+def _shared_summary(job, estimates, rows, names, peaks):
+    """summary.json of a joint run: the shared sources, then what each
+    condition (or the epochs) adds."""
+    stcs = list(estimates.values())
+    first = stcs[0]
+    joint = first.vae_result.info.get("joint", first.vae_result)
+    table = first.vae_sources
+    optimum = joint.info.get("optimum", joint)
+    shared = table.rows()
+    if job.shared == "conditions":
+        per = {name: {r["location"]: r for r in stc.vae_sources.rows()}
+               for name, stc in zip(names, stcs)}
+        for row in shared:
+            loc = row["location"]
+            row["conditions"] = {
+                name: dict(amplitude_nAm=per[name][loc]["amplitude_nAm"],
+                           posterior_sd_nAm=per[name][loc]["posterior_sd_nAm"])
+                for name in names}
+            # the strongest condition's, for readers of one amplitude per source
+            row["amplitude_nAm"] = max(c["amplitude_nAm"]
+                                       for c in row["conditions"].values())
+    entry = dict(
+        method=job.methods[0], seconds=round(float(rows[0].seconds), 3),
+        n_active=int(sum(len(v) for v in first.vertices)),
+        n_iter=int(joint.n_iter), converged=bool(joint.converged),
+        gamma=float(joint.gamma), min_evidence=table.min_evidence,
+        n_active_optimum=int(optimum.locations.size),
+        n_locations=int(table.n_locations),
+    )
+    restarts = joint.info.get("restarts")
+    if restarts is not None:
+        entry["n_restarts"] = int(len(restarts["costs"]))
+    entry["coord_frame"] = "head"
+    entry["sources"] = shared
+    out = dict(shared_support=True, tmin=_time(first.tmin))
+    if job.shared == "conditions":
+        out["conditions"] = [
+            dict(condition=name, stem=stem, nave=float(ev.nave),
+                 tmin=_time(stc.tmin), n_active=int(row.n_active),
+                 explained_variance=round(float(row.explained_variance), 6),
+                 peak_dipoles_mm=_peak_rows(p))
+            for name, stem, ev, stc, row, p in zip(
+                names, estimates, job.evokeds, stcs, rows, peaks)]
+        sfreq = job.evokeds[0].info["sfreq"]
+    else:
+        epochs = job.epochs
+        out["epochs"] = dict(
+            n_epochs=int(len(epochs)), n_dropped=int(sum(
+                bool(log) for log in epochs.drop_log)),
+            selection=[int(k) for k in epochs.selection],
+            saved=bool(job.save_epochs), n_times=int(len(epochs.times)))
+        entry["explained_variance"] = round(float(rows[0].explained_variance), 6)
+        sfreq = epochs.info["sfreq"]
+    out.update(sfreq=float(sfreq), n_sources=int(job.forward["nsource"]),
+               methods=[entry])
+    return out
+
+
+def _peak_rows(peaks):
+    """The peak dipoles, JSON-ready (head frame, mm, nAm)."""
+    if peaks is None:
+        return []
+    return [dict(time=_time(t), pos=[round(1e3 * float(v), 2) for v in p],
+                 amplitude_nAm=round(float(1e9 * a), 3))
+            for t, p, a in zip(peaks.times, peaks.pos, peaks.amplitude)]
 
 
 def _write_all(stage, targets, estimates, dipoles, comp, job):

@@ -43,7 +43,11 @@ def add_parser(subparsers):
         "(with a 'which sources are real' section). At a finite noise level "
         "the optimum of cost (18) also keeps weak sources that fit noise: "
         "the full VAE keeps only the sources whose evidence reaches "
-        "--min-evidence (every output shows these). With --compare, MNE's "
+        "--min-evidence (every output shows these). Several conditions "
+        "(--condition all, or a list) or epochs (--epochs) share one "
+        "support: one joint minimisation, the evidence of each source joint, "
+        "each condition's (epoch's) own time courses; such runs make no "
+        "renders or report. With --compare, MNE's "
         "MxNE and gamma-MAP run on the same whitened data. Volume estimates "
         "are drawn inside the inner skull of --bem or of the subject in "
         "--subjects-dir, else inside a smooth outline of the source grid.",
@@ -52,17 +56,40 @@ def add_parser(subparsers):
         "vaesource-demo/template-fwd.fif --cov vaesource-demo/noise-cov.fif "
         "--compare --out vaesource-localize; the same with --learn-noise type "
         "--restarts 5 --color-by evidence; --min-evidence none keeps the "
-        "whole optimum. " + FOLDER_RULE,
+        "whole optimum; --condition all (or --condition aud_l,aud_r) for the "
+        "conditions of an -ave.fif file on one shared support; --epochs "
+        "sub-epo.fif --save-epochs for epochs. " + FOLDER_RULE,
     )
-    localize.add_argument("--evoked", type=Path, required=True,
-                          help="evoked response file (-ave.fif)")
-    localize.add_argument("--condition", default=None,
-                          help="condition name or index, for files with several")
+    data = localize.add_mutually_exclusive_group(required=True)
+    data.add_argument("--evoked", type=Path, default=None,
+                      help="evoked response file (-ave.fif)")
+    data.add_argument("--epochs", type=Path, default=None,
+                      help="epochs file (-epo.fif) instead of --evoked: every "
+                      "epoch kept is localized with one support shared by "
+                      "all (full VAE only); writes full_vae-lh.stc/-rh.stc "
+                      "(or -vl.stc), the mean of the epochs' estimates, and "
+                      "summary.json with the shared sources and the number "
+                      "of epochs")
+    localize.add_argument("--condition", default=None, metavar="CONDITION",
+                          help="condition name or index, for files with "
+                          "several; or 'all' or a comma-separated list of "
+                          "names: those conditions are localized jointly, "
+                          "with one shared support (full VAE only), into "
+                          "<condition>-full_vae-lh.stc/-rh.stc and "
+                          "<condition>-full_vae-dipoles.dip each, and a "
+                          "summary.json listing the shared sources (joint "
+                          "evidence and probability, each condition's "
+                          "amplitude)")
+    localize.add_argument("--save-epochs", action="store_true",
+                          help="with --epochs: also write each epoch's "
+                          "estimate, epoch<k>-full_vae-lh.stc/-rh.stc (k: "
+                          "its index among the epochs kept)")
     localize.add_argument("--forward", type=Path, required=True,
                           help="forward solution (-fwd.fif), surface or volume")
     localize.add_argument("--cov", type=Path, required=True,
                           help="single-trial noise covariance (-cov.fif); "
-                          "divided by the evoked's nave")
+                          "divided by the evoked's nave (epochs: used "
+                          "as given, each epoch being one trial)")
     localize.add_argument("--tmin", type=float, default=None,
                           help="start of the time window (s; default: first sample)")
     localize.add_argument("--tmax", type=float, default=None,
@@ -135,7 +162,8 @@ def run(args):
     # run_localize in two steps, to announce the work once the inputs passed
     job = _prepare(
         args.evoked, args.forward, args.cov, args.out,
-        condition=args.condition, tmin=args.tmin, tmax=args.tmax,
+        condition=args.condition, epochs=args.epochs,
+        save_epochs=args.save_epochs, tmin=args.tmin, tmax=args.tmax,
         model=args.model, compare=args.compare or False, gamma=args.gamma,
         loose=loose, depth=args.depth, subjects_dir=args.subjects_dir,
         bem=args.bem, views=args.views, render=not args.no_render,
@@ -143,10 +171,21 @@ def run(args):
         learn_noise=args.learn_noise, n_restarts=args.restarts,
         random_state=args.seed, color_by=args.color_by,
     )
-    print(f"localizing {str(job.evoked.comment)!r} with "
-          f"{', '.join(LABELS[m] for m in job.methods)} ...", flush=True)
+    methods = ", ".join(LABELS[m] for m in job.methods)
+    if job.shared == "epochs":
+        what = f"{len(job.epochs)} epochs (one shared support)"
+    elif job.shared == "conditions":
+        what = (", ".join(repr(str(ev.comment)) for ev in job.evokeds)
+                + " (one shared support)")
+    else:
+        what = repr(str(job.evoked.comment))
+    print(f"localizing {what} with {methods} ...", flush=True)
     result = _execute(job)
-    print_written(result, args)
+    if job.shared is None:
+        print_written(result, args)
+    else:
+        for name, path in result.files.items():
+            print(f"wrote {name}: {path}")
     print(result.summary())
     print(f"total {result.wall_time:.1f} s")
     return 0
