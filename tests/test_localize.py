@@ -659,9 +659,6 @@ def test_localize_single_condition_of_many_unchanged(files, shared_files, tmp_pa
                                                            out.iterdir())
 
 
-@pytest.mark.xfail(reason="vaesource/_output.py (_RUN_FILE) does not yet know "
-                   "the per-condition and per-epoch file names, so --overwrite "
-                   "refuses a folder holding a joint run")
 def test_overwrite_replaces_a_joint_run(files, shared_files, tmp_path, capsys):
     out = tmp_path / "out"
     args = _shared_args(files, shared_files, out, "--condition", "all",

@@ -25,8 +25,10 @@ from ._methods import COMPARED
 # (and the demo's truth), dipoles, summary, report, the demo's inputs
 # ("ae-*": what runs with --model ae wrote before the autoencoder had one name)
 _METHODS = (*COMPARED, "ae", "truth")
+# a run on several conditions or epochs prefixes its estimates with the
+# condition's file stem or "epoch<k>" ("aud_left-full_vae-lh.stc")
 _RUN_FILE = re.compile(
-    r"^(?:(?:%s)(?:-lh\.stc|-rh\.stc|-vl\.stc|-dipoles\.dip|\.png)"
+    r"^(?:(?:[A-Za-z0-9_.+]+-)?(?:%s)(?:-lh\.stc|-rh\.stc|-vl\.stc|-dipoles\.dip|\.png)"
     r"|summary\.json|report\.html|comparison\.png"
     r"|simulated-ave\.fif|template-fwd\.fif|noise-cov\.fif)$" % "|".join(_METHODS)
 )
