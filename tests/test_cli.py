@@ -17,7 +17,8 @@ import pytest
 
 from vaesource import cli
 from vaesource._output import OutputExistsError
-from vaesource.cli import _bench, _build_parser, _demo, _localize, _render, main
+from vaesource.cli import (_batch, _bench, _build_parser, _demo, _localize,
+                           _render, main)
 
 # one complete command line per leaf command, and the function it runs
 RUNS = {
@@ -31,6 +32,7 @@ RUNS = {
                                     _bench.bench_sensitivity),
     ("bench", "cortical"): (["bench", "cortical"], _bench.bench_cortical),
     ("bench", "speed"): (["bench", "speed"], _bench.bench_speed),
+    ("batch",): (["batch", "--manifest", "m.csv", "--out", "o"], _batch.run),
 }
 
 
@@ -54,7 +56,7 @@ def test_every_command_has_a_runner():
     assert all(callable(r) for r in runners)
     assert len(set(runners)) == len(runners)
     assert [m.__name__.rpartition(".")[2] for m in cli.COMMANDS] == [
-        "_demo", "_localize", "_render", "_bench"]
+        "_demo", "_localize", "_render", "_bench", "_batch"]
 
 
 @pytest.mark.parametrize("path", sorted(RUNS))

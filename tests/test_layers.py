@@ -35,6 +35,7 @@ LAYERS = [
     {"inverse"},  # MNE objects
     {"compare", "viz"},
     {"demo", "localize", "render", "benchmark"},  # the commands' back-ends
+    {"batch"},  # a study's subjects, each a localize run (its writers)
     {""},  # vaesource/__init__.py: the public API
     {"cli"},
 ]

@@ -23,10 +23,10 @@ import logging
 import sys
 
 from .. import __version__
-from . import _bench, _demo, _localize, _render
+from . import _batch, _bench, _demo, _localize, _render
 
 # the commands, in the order of ``vaesource --help``
-COMMANDS = (_demo, _localize, _render, _bench)
+COMMANDS = (_demo, _localize, _render, _bench, _batch)
 
 
 def _build_parser():
