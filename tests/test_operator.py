@@ -36,7 +36,11 @@ def _mne_gain(fwd, info, cov, loose, depth=0.8):
     """MNE's sparse-solver preparation (what gamma_map and mixed_norm use)."""
     from mne.inverse_sparse.mxne_inverse import _prepare_gain
 
-    with mne.utils.use_log_level("error"):
+    from vaesource.utils import _blas_single_thread
+
+    # one BLAS thread, as the operator is made: LAPACK's eigenvectors (and
+    # so a whitener's ill-conditioned directions) depend on the threading
+    with mne.utils.use_log_level("error"), _blas_single_thread():
         _, G, gain_info, whitener, sw, _ = _prepare_gain(
             fwd, info, cov, pca=False, depth=depth, loose=loose, rank=None)
     return G, gain_info, whitener, sw

@@ -30,7 +30,12 @@ from ..utils import (
     use_log_level,
     warn,
 )
-from ._operator import VAEOperator, check_data_matches, make_vae_operator
+from ._operator import (
+    VAEOperator,
+    _check_forward_and_channels,
+    check_data_matches,
+    make_vae_operator,
+)
 
 #: The ``model`` options: ``"full"``, ``"diag"``, ``"ae"`` (the autoencoder).
 MODELS = tuple(VAE_MODELS)
@@ -660,67 +665,35 @@ def _name_noise(result, lf, learn_noise):
 def _check_inputs(evoked, forward, noise_cov, tmin, tmax):
     """Validate the MNE objects; return the cropped evoked and scaled cov.
 
-    Everything is checked before any work, so that a bad input raises a
+    The checks of :func:`apply_vae_inverse` for the back-ends that run
+    other solvers on the same inputs (``compare``, ``localize``):
+    everything is checked before any work, so that a bad input raises a
     TypeError (a wrong type) or a ValueError naming the problem and nothing
     is computed.
     """
     import mne
-    from mne.io.constants import FIFF
 
-    _validate_type(evoked, mne.Evoked, "evoked")
     _validate_type(forward, mne.Forward, "forward")
     _validate_type(noise_cov, mne.Covariance, "noise_cov")
-    if forward["coord_frame"] != FIFF.FIFFV_COORD_HEAD:
-        frame = _mne_compat.frame_name(forward["coord_frame"])
-        raise ValueError(
-            "The forward solution must be in head coordinates, but its "
-            f"coordinate frame is {frame!r}. Compute it with "
-            "mne.make_forward_solution (which works in head coordinates)."
-        )
+    evoked = _check_evokeds(evoked, tmin, tmax)[0]
+    _check_forward_and_channels(evoked.info, forward, noise_cov)
     fwd_names = set(forward["sol"]["row_names"])
+    bads = set(evoked.info["bads"]) | set(noise_cov["bads"])
     data_picks = mne.pick_types(
         evoked.info, meg=True, eeg=True, seeg=True, ecog=True, dbs=True,
         exclude=(),
     )
-    data_names = [evoked.ch_names[p] for p in data_picks]
-    common = [c for c in data_names if c in fwd_names]
-    if not common:
-        raise ValueError(
-            "The evoked data and the forward solution have no channel in "
-            f"common (evoked: {data_names[:3]}..., forward: "
-            f"{forward['sol']['row_names'][:3]}...)."
-        )
-    bads = set(evoked.info["bads"]) | set(noise_cov["bads"])
-    if all(c in bads for c in common):
-        raise ValueError(
-            f"All {len(common)} channels shared by the evoked data and the "
-            "forward solution are marked bad (in evoked.info['bads'] or "
-            "noise_cov['bads'])."
-        )
-    nave = evoked.nave
-    if not (np.isfinite(nave) and nave > 0):
-        raise ValueError(f"evoked.nave must be a positive number, got {nave!r}.")
-
-    times = evoked.times
-    lo = times[0] if tmin is None else tmin
-    hi = times[-1] if tmax is None else tmax
-    half = 0.5 / evoked.info["sfreq"]  # crop's rounding tolerance
-    mask = (times >= lo - half) & (times <= hi + half)
-    if lo > hi or not np.any(mask):
-        raise ValueError(
-            f"The time window tmin={tmin!r}, tmax={tmax!r} contains no sample "
-            f"of the evoked data ({times[0]:.3f} to {times[-1]:.3f} s)."
-        )
+    good = [evoked.ch_names[p] for p in data_picks
+            if evoked.ch_names[p] in fwd_names and evoked.ch_names[p] not in bads]
     evoked = evoked.copy().crop(tmin, tmax, include_tmax=True)
-    good = [c for c in common if c not in bads]
-    sel = [evoked.ch_names.index(c) for c in good]
-    data = evoked.data[sel]
+    data = evoked.data[[evoked.ch_names.index(c) for c in good]]
     if not np.all(np.isfinite(data)):
         bad_ch = [good[i] for i in np.flatnonzero(~np.all(np.isfinite(data), 1))]
         raise ValueError(
             f"The evoked data contain NaN or infinite values in {len(bad_ch)} "
             f"channel(s) used, e.g. {bad_ch[:5]}; mark them bad or interpolate."
         )
+    nave = evoked.nave
     logger.info("Scaling the noise covariance by 1 / nave (nave = %g)", nave)
     return evoked, scale_noise_cov(noise_cov, nave)
 
