@@ -88,8 +88,7 @@ def _assert_same_estimates(a, b):
 
 
 def _batch(out):
-    return {e["subject"]: e for e in json.loads((out / "batch.json").read_text())[
-        "subjects"]}
+    return json.loads((out / "batch.json").read_text())["subjects"]
 
 
 # -- manifests ---------------------------------------------------------------
@@ -199,7 +198,7 @@ def test_resume_skips_what_is_done(study, tmp_path, caplog):
     # an interrupted batch: one subject's entry not written yet, another's
     # folder gone
     doc = json.loads((out / "batch.json").read_text())
-    doc["subjects"] = [e for e in doc["subjects"] if e["subject"] != "sub-01"]
+    del doc["subjects"]["sub-01"]
     (out / "batch.json").write_text(json.dumps(doc))
     shutil.rmtree(out / "sub-02")
     # a changed input

@@ -95,8 +95,9 @@ def _read_previous(out):
     if not path.is_file():
         return {}
     try:
-        return {e["subject"]: e for e in json.loads(path.read_text())["subjects"]}
-    except (ValueError, KeyError, TypeError) as err:
+        entries = json.loads(path.read_text())["subjects"]
+        return {name: dict(e) for name, e in entries.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path} is not a batch file ({err}); remove it or choose "
                          "another output folder.") from None
 
@@ -124,9 +125,9 @@ def _clean_stages(out):
 
 
 def _write_batch(out, entries, order):
-    """``batch.json``: one entry per subject, in the order of the input."""
-    rows = [entries[s] for s in order if s in entries]
-    doc = dict(version=_VERSION, subjects=rows)
+    """``batch.json``: ``{subject: entry}``, in the order of the input."""
+    doc = dict(version=_VERSION, subjects={s: entries[s] for s in order
+                                           if s in entries})
 
     def write(tmp):
         Path(tmp).write_text(json.dumps(doc, indent=2) + "\n")
@@ -223,8 +224,8 @@ def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
     -----
     Each subject's outputs are those of ``vaesource localize`` in
     ``out/<subject>/``, written whole. ``out/batch.json`` holds
-    ``subjects``, one entry per subject in the order of the input, with
-    ``subject``, ``folder`` (relative to ``out``), ``status`` (``"done"``
+    ``subjects``, ``{subject: entry}`` in the order of the input, each
+    entry with ``subject``, ``folder`` (relative to ``out``), ``status`` (``"done"``
     or ``"failed"``), ``message`` (the error of a failed subject),
     ``seconds``, ``finished`` (UTC, ISO 8601), ``hash`` (sha256 of the
     input files' bytes and of the options that change the estimates), the
