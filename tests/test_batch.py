@@ -228,6 +228,33 @@ def test_resume_skips_what_is_done(study, tmp_path, caplog):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+def test_a_killed_client_resumes(study, tmp_path):
+    """The command killed mid-run, then run again: only the subjects not done
+    are computed, and the outputs are those of an uninterrupted run."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaesource.cli", "batch", "--manifest",
+         str(study["manifest"]), "--out", str(out), "--n-jobs", "1",
+         "--no-group", "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: (out / "batch.json").is_file() or proc.poll() is not None,
+              60, "the first subject")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(10)
+    done = _batch(out)
+    assert 1 <= len(done) < N_SUBJECTS, "the batch ended before it was killed"
+    result = run_batch(study["manifest"], out=out, group=False, progress=False)
+    assert result.n_skipped == len(done) and result.n_done == N_SUBJECTS
+    assert {s: e for s, e in _batch(out).items() if s in done} == done
+    ref = tmp_path / "ref"
+    run_batch(study["manifest"], out=ref, group=False, progress=False)
+    _assert_same_estimates(ref, out)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_group_step_is_called(study, tmp_path, monkeypatch, caplog):
     import types
 

@@ -21,7 +21,7 @@ from .._output import _OLD_PREFIX, _STAGE_PREFIX
 from ..inverse import _parse_min_evidence
 from ..utils import _atomic_write, _check_int, _check_positive, logger
 from ._inputs import find_bids_subjects, read_manifest
-from ._task import run_subject
+from ._task import _now, run_subject
 
 BATCH_FILE = "batch.json"
 _VERSION = 1
@@ -160,16 +160,31 @@ def _dask_results(tasks, out, options, scheduler):
     kw = (dict(scheduler_file=str(path)) if path.suffix == ".json" and path.is_file()
           else dict(address=scheduler))
     with Client(**kw) as client:
-        futures = [client.submit(run_subject, subject, str(out), options, previous,
+        futures = {client.submit(run_subject, subject, str(out), options, previous,
                                  key=_task_key(subject, options, previous),
-                                 retries=1, pure=False)
-                   for subject, previous in tasks]
+                                 retries=1, pure=False): subject
+                   for subject, previous in tasks}
         # a task of a lost worker is rescheduled by the scheduler; one that
-        # raises (never a subject's own error: those are entries) runs again once
+        # raises (never a subject's own error: those are entries) runs again
+        # once; one that still fails, or that killed several workers
+        # (KilledWorker), fails its subject alone
         for future in as_completed(futures):
-            entry = future.result()
+            try:
+                entry = future.result()
+            except Exception as err:
+                entry = _lost(futures[future], err)
             future.release()
             yield entry
+
+
+def _lost(subject, err):
+    """The entry of a subject whose task itself failed on the cluster."""
+    return dict(subject=subject["name"], folder=subject["name"],
+                evoked=subject["evoked"], forward=subject["forward"],
+                cov=subject["cov"], subjects_dir=subject["subjects_dir"],
+                mri_subject=subject["mri_subject"], skipped=False,
+                status="failed", hash=None, seconds=None, finished=_now(),
+                message=f"the task failed on the cluster: {type(err).__name__}: {err}")
 
 
 def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,

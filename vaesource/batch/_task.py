@@ -119,9 +119,8 @@ def _localize(subject, folder, options):
                               subject["cov"], folder, condition=condition,
                               overwrite=True, subjects_dir=subject["subjects_dir"],
                               **kw)
-    forward_subject = None
     stc = next(iter(result.estimates.values()))
-    # the forward's subject (surface estimates carry it)
+    # the forward's subject (its source space's, which the estimates carry)
     forward_subject = getattr(stc, "subject", None)
     if result.kind == "evoked":
         stems = {result.conditions[0]: next(iter(result.estimates))}
