@@ -14,7 +14,6 @@ import hashlib
 import json
 import time
 import traceback
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -108,17 +107,14 @@ def run_subject(subject, out, options, previous=None):
 def _localize(subject, folder, options):
     """The subject's run of ``localize``: conditions, estimates' file stems."""
     from ..localize import run_localize
-    from ..utils import ConvergenceWarning
 
     condition = list(subject["conditions"]) or options.get("condition") or "all"
     kw = {k: v for k, v in options.items() if k != "condition"}
-    with warnings.catch_warnings():
-        # the summary records convergence; a batch would repeat it per subject
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = run_localize(subject["evoked"], subject["forward"],
-                              subject["cov"], folder, condition=condition,
-                              overwrite=True, subjects_dir=subject["subjects_dir"],
-                              **kw)
+    # a ConvergenceWarning goes to the worker's log; summary.json records
+    # each subject's convergence
+    result = run_localize(subject["evoked"], subject["forward"], subject["cov"],
+                          folder, condition=condition, overwrite=True,
+                          subjects_dir=subject["subjects_dir"], **kw)
     stc = next(iter(result.estimates.values()))
     # the forward's subject (its source space's, which the estimates carry)
     forward_subject = getattr(stc, "subject", None)
