@@ -20,6 +20,7 @@ from pathlib import Path
 from .._output import _OLD_PREFIX, _STAGE_PREFIX
 from ..inverse import _parse_min_evidence
 from ..utils import _atomic_write, _check_int, _check_positive, logger
+from .._docs import fill_doc
 from ._inputs import find_bids_subjects, read_manifest
 from ._task import _now, run_subject
 
@@ -187,6 +188,7 @@ def _lost(subject, err):
                 message=f"the task failed on the cluster: {type(err).__name__}: {err}")
 
 
+@fill_doc
 def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
               scheduler: str | None = None, overwrite: bool = False,
               group: bool = True, condition="all", tmin: float | None = None,
@@ -224,8 +226,13 @@ def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
         Conditions of each evoked file, for subjects whose manifest lines
         name none: ``"all"`` (default) or names; several are localized with
         one shared support.
-    tmin, tmax, loose, depth, gamma, min_evidence, n_restarts, random_state
-        As in :func:`vaesource.localize.run_localize`.
+    %(inv_tmin_tmax)s
+    %(loose)s
+    %(depth)s
+    %(inv_gamma)s
+    %(inv_min_evidence)s
+    %(inv_n_restarts)s
+    %(random_state)s
     render : bool
         Make each subject's renders and report (one condition only).
     progress : bool
