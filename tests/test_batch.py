@@ -255,26 +255,39 @@ def test_a_killed_client_resumes(study, tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
-def test_group_step_is_called(study, tmp_path, monkeypatch, caplog):
-    import types
+def test_group_step_runs_with_its_options(study, tmp_path):
+    """The batch ends with the group step, given its radius and minimum."""
+    import csv
 
-    calls = []
-    fake = types.ModuleType("vaesource.batch.group")
-    fake.run_group = lambda out, **kw: calls.append(Path(out))
-    monkeypatch.setitem(sys.modules, "vaesource.batch.group", fake)
     one = tmp_path / "one.csv"
     one.write_text(study["manifest"].read_text().splitlines()[0] + "\n"
                    + study["manifest"].read_text().splitlines()[1].replace(
                        "s0-ave", str(study["root"] / "s0-ave")).replace(
                        "template-fwd", str(study["root"] / "template-fwd")).replace(
                        "noise-cov", str(study["root"] / "noise-cov")) + "\n")
-    result = run_batch(one, out=tmp_path / "out", progress=False)
-    assert calls == [tmp_path / "out"] and result.group == tmp_path / "out" / "group"
-    # without the module: a log line, no error
-    monkeypatch.setitem(sys.modules, "vaesource.batch.group", None)
-    with caplog.at_level("WARNING", logger="vaesource"):
-        result = run_batch(one, out=tmp_path / "out", progress=False)
-    assert result.group is None and "No group step" in caplog.text
+    out = tmp_path / "out"
+    result = run_batch(one, out=out, progress=False, group_min_subjects=1)
+    assert result.group == out / "group"
+    names = {p.name for p in (out / "group").iterdir()}
+    assert {"sources.csv", "clusters.csv", "report.html"} <= names
+    with open(out / "group" / "sources.csv") as fid:
+        sources = list(csv.DictReader(fid))
+    summary = json.loads((out / "sub-00" / "summary.json").read_text())
+    n_sources = len(summary["methods"][0]["sources"])
+    conditions = json.loads((out / "batch.json").read_text())[
+        "subjects"]["sub-00"]["conditions"]
+    # one row per condition x source (the conditions share their sources)
+    assert len(conditions) == 2
+    assert len(sources) == n_sources * len(conditions) > 0
+    assert {r["condition"] for r in sources} == set(conditions)
+    with open(out / "group" / "clusters.csv") as fid:
+        clusters = list(csv.DictReader(fid))
+    assert len(clusters) >= 1  # one subject suffices with min_subjects=1
+    # a minimum above the number of subjects keeps no cluster
+    run_batch(one, out=out, progress=False, overwrite=True,
+              group_min_subjects=5, group_radius_mm=5.0)
+    with open(out / "group" / "clusters.csv") as fid:
+        assert list(csv.DictReader(fid)) == []
 
 
 # -- BIDS ---------------------------------------------------------------------

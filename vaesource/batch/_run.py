@@ -195,6 +195,7 @@ def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
               tmax: float | None = None, loose="auto", depth: float | None = 0.8,
               gamma: float = 1.0, min_evidence="auto", n_restarts: int = 1,
               random_state=None, render: bool = False, progress: bool = True,
+              group_radius_mm: float = 10.0, group_min_subjects: int | None = None,
               ) -> BatchResult:
     """Localize every subject of a study, one task each, into ``out``.
 
@@ -237,6 +238,12 @@ def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
         Make each subject's renders and report (one condition only).
     progress : bool
         Show a progress bar.
+    group_radius_mm : float
+        The group step's radius: sources of different subjects within it
+        form a cluster (:func:`vaesource.batch.group.run_group`).
+    group_min_subjects : int | None
+        The fewest subjects a cluster is kept with; None: a quarter of the
+        subjects done (at least 2).
 
     Returns
     -------
@@ -320,18 +327,11 @@ def run_batch(manifest=None, *, bids_root=None, task=None, out, n_jobs: int = 1,
         logger.info("%d subject(s) skipped: done with the same inputs and options.",
                     n_skipped)
     if group and result.n_done:
-        result.group = _run_group(out)
+        from .group import run_group
+
+        run_group(out, radius_mm=group_radius_mm, min_subjects=group_min_subjects)
+        result.group = out / "group"
     result.wall_time = time.perf_counter() - t0
     return result
 
 
-def _run_group(out):
-    """The group step, when this install has it."""
-    try:
-        from .group import run_group
-    except ImportError as err:
-        logger.warning("No group step (vaesource.batch.group: %s): the subjects' "
-                       "folders and %s only.", err, BATCH_FILE)
-        return None
-    run_group(out)
-    return out / "group"

@@ -86,6 +86,13 @@ def add_parser(subparsers):
                        help="compute every subject again, even those done")
     batch.add_argument("--no-group", action="store_true",
                        help="skip the group step (OUT/group/)")
+    batch.add_argument("--group-radius", type=float, default=10.0, metavar="MM",
+                       help="group step: sources of different subjects within "
+                       "MM form a cluster (default 10)")
+    batch.add_argument("--group-min-subjects", type=int, default=None,
+                       metavar="K", help="group step: keep the clusters found "
+                       "in at least K subjects (default: a quarter of the "
+                       "subjects done, at least 2)")
     batch.add_argument("--no-progress", action="store_true",
                        help="hide the progress bar")
     batch.set_defaults(run=run)
@@ -112,7 +119,9 @@ def run(args):
         n_jobs=args.n_jobs, scheduler=args.scheduler, overwrite=args.overwrite,
         group=not args.no_group, condition=args.condition, tmin=args.tmin,
         tmax=args.tmax, loose=args.loose, depth=args.depth,
-        min_evidence=args.min_evidence, progress=not args.no_progress)
+        min_evidence=args.min_evidence, progress=not args.no_progress,
+        group_radius_mm=args.group_radius,
+        group_min_subjects=args.group_min_subjects)
     print(result.summary())
     print(f"wrote {result.out / BATCH_FILE}")
     if result.group is not None:
