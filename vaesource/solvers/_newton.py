@@ -409,7 +409,12 @@ def _ratios(prob, sig, locs):
     """
     o, n = prob.n_orient, prob.n_times
     rho, z = np.empty(locs.size), np.empty(locs.size)
-    step = max(1, _CHUNK // o)
+    # a chunk's temporaries are (n_sensors + width of the data) per column:
+    # a wide thin factor (many responses, e.g. epochs: as many columns as
+    # sensors) takes narrower chunks, so a pass stays within about one
+    # gain of memory; evoked data (a few dozen columns) keep _CHUNK
+    m = prob.n_sensors
+    step = max(1, min(_CHUNK, _CHUNK * m // max(m, 4 * prob.Q.shape[1])) // o)
     for start in range(0, locs.size, step):
         sl = slice(start, start + step)
         z[sl], a2 = _loc_stats(prob, sig, prob.cols(locs[sl]))[:2]
