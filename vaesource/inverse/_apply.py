@@ -422,7 +422,11 @@ def _prepare_data(evoked, operator, tmin, tmax, nave=None):
     # EEG needs the average reference projector, as in MNE's solvers
     _mne_compat.check_reference(evoked)
     mask = _time_mask(evoked, tmin, tmax)
-    data = evoked.data[np.ix_(picks, np.flatnonzero(mask))]
+    cropped = evoked.copy()
+    if not mask.all():
+        # MNE's crop decides the samples, so the estimate's times are its
+        cropped.crop(tmin, tmax, include_tmax=True)
+    data = cropped.data[picks]
     if not np.all(np.isfinite(data)):
         names = operator.ch_names
         bad_ch = [names[i] for i in np.flatnonzero(~np.all(np.isfinite(data), 1))]
@@ -439,9 +443,6 @@ def _prepare_data(evoked, operator, tmin, tmax, nave=None):
             "The whitened data contain non-finite values; check the noise "
             "covariance (it may be singular on the channels used)."
         )
-    cropped = evoked.copy()
-    if not mask.all():
-        cropped.crop(tmin, tmax, include_tmax=True)
     return cropped, lf, M
 
 
