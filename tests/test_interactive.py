@@ -77,14 +77,14 @@ def _browser():
                 "chromium)")
 
 
-def _screenshot(browser, html_file, png):
+def _screenshot(browser, html_file, png, budget_ms=15000):
     """Load ``html_file`` in headless chromium with software WebGL; return
     the image and the page's console messages."""
     cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu-sandbox",
            "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
            "--no-first-run", "--disable-extensions", "--hide-scrollbars",
            "--enable-logging=stderr", "--v=0", "--window-size=800,600",
-           "--virtual-time-budget=15000", f"--screenshot={png}",
+           f"--virtual-time-budget={budget_ms}", f"--screenshot={png}",
            html_file.as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
@@ -107,12 +107,23 @@ def _check_brain(img, console):
     return gray, warm
 
 
+def _drawn_brain(browser, html_file, png):
+    """The checked screenshot of a page; once more, with twice the virtual
+    time, when the first lacks a part of the scene: software WebGL under
+    load sometimes shoots before the glyphs are drawn (seen once in CI:
+    the cortex drawn, no source sphere; every later run passed)."""
+    try:
+        return _check_brain(*_screenshot(browser, html_file, png))
+    except AssertionError:
+        return _check_brain(*_screenshot(browser, html_file, png,
+                                         budget_ms=30000))
+
+
 def test_panel_html_in_browser(page, tmp_path):
     browser = _browser()
     html_file = tmp_path / "view.html"
     html_file.write_text(page, encoding="utf-8")
-    img, console = _screenshot(browser, html_file, tmp_path / "view.png")
-    gray, warm = _check_brain(img, console)
+    gray, warm = _drawn_brain(browser, html_file, tmp_path / "view.png")
     # the brain in the middle of the view, the sources on it
     rows, cols = np.nonzero(gray)
     h, w = gray.shape
@@ -121,7 +132,7 @@ def test_panel_html_in_browser(page, tmp_path):
     wrapped = tmp_path / "wrapped.html"
     wrapped.write_text("<!DOCTYPE html><html><body>" + _interactive.iframe(page)
                        + "</body></html>", encoding="utf-8")
-    _check_brain(*_screenshot(browser, wrapped, tmp_path / "wrapped.png"))
+    _drawn_brain(browser, wrapped, tmp_path / "wrapped.png")
 
 
 def test_make_report_interactive(rendering, small_template, tmp_path, monkeypatch):
