@@ -53,10 +53,12 @@ class OutputExistsError(FileExistsError):
         )
 
 
-def _foreign(out):
-    """Entries of ``out`` that no vaesource run writes."""
+def _foreign(out, written=None):
+    """Entries of ``out`` that no vaesource run writes (``written(name)``
+    says which file names a run writes; default: the commands' runs)."""
+    written = _RUN_FILE.match if written is None else written
     return sorted(p.name for p in out.iterdir()
-                  if p.is_symlink() or not p.is_file() or not _RUN_FILE.match(p.name))
+                  if p.is_symlink() or not p.is_file() or not written(p.name))
 
 
 def check_output_folder(out, *, overwrite, inputs=()):
@@ -120,12 +122,14 @@ def check_output_folder(out, *, overwrite, inputs=()):
 
 
 @contextlib.contextmanager
-def staged_folder(out):
+def staged_folder(out, *, written=None):
     """An empty stage folder that replaces ``out`` when the block succeeds.
 
     The stage is made next to ``out`` (same file system, so the final
     renames are cheap); when the block raises, the stage is removed and
-    ``out`` is left as it was.
+    ``out`` is left as it was. ``written(name)`` says which file names the
+    run writes (default: those of the commands' runs); ``out`` may hold
+    only those.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,19 +140,19 @@ def staged_folder(out):
         os.umask(umask)
         os.chmod(stage, 0o777 & ~umask)
         yield stage
-        _swap(stage, out)
+        _swap(stage, out, written)
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
 
 
-def _swap(stage, out):
+def _swap(stage, out, written=None):
     """Put ``stage`` in the place of ``out`` (absent, empty or a previous run)."""
     if not out.exists():
         os.rename(stage, out)
         return
     # checked before the run; check again in case files appeared meanwhile
-    foreign = _foreign(out)
+    foreign = _foreign(out, written)
     if foreign:
         raise ValueError(
             f"Files that vaesource does not write appeared in {str(out)!r} "

@@ -35,9 +35,6 @@ import functools
 import html
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .._docs import fill_doc
+from .._output import _foreign, staged_folder
 from ..utils import _check_int, _check_positive, logger, use_log_level, warn
 from ._clusters import cluster_sources, cluster_spread
 
@@ -69,8 +67,6 @@ _N_FSAVERAGE5 = 10242
 # a template-head subject's head-frame positions (summary.json, 0.01 mm) equal
 # the template's own
 _SAME_POSITION_MM = 0.5
-_STAGE_PREFIX = ".vaesource-stage-group-"
-_OLD_PREFIX = ".vaesource-old-group-"
 _PNG_SIZE = (1440, 960)
 
 
@@ -515,40 +511,20 @@ def _cell(value):
 @contextlib.contextmanager
 def _staged_group(target):
     """A stage folder that replaces ``target`` (absent, or a previous group
-    map and nothing else) when the block succeeds."""
+    map and nothing else) when the block succeeds
+    (:func:`vaesource._output.staged_folder`)."""
     target = Path(target)
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise ValueError(f"{str(target)!r} exists and is not a folder.")
     if target.exists():
-        foreign = sorted(p.name for p in target.iterdir()
-                         if p.name not in GROUP_FILES or not p.is_file())
+        foreign = _foreign(target, GROUP_FILES.__contains__)
         if foreign:
             raise ValueError(
                 f"{str(target)!r} holds files that the group map does not "
                 f"write ({', '.join(foreign[:5])}); it is replaced as a whole, "
                 "so move them elsewhere first.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=_STAGE_PREFIX, dir=target.parent))
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(stage, 0o777 & ~umask)
+    with staged_folder(target, written=GROUP_FILES.__contains__) as stage:
         yield stage
-        if not target.exists():
-            os.rename(stage, target)
-            return
-        old = Path(tempfile.mkdtemp(prefix=_OLD_PREFIX, dir=target.parent))
-        os.rmdir(old)
-        os.rename(target, old)
-        try:
-            os.rename(stage, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------
