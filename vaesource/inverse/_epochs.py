@@ -201,11 +201,10 @@ def _shared_estimates(epochs, picks, result, lf, opts):
     op = op @ lf.whitener
     mean = result.info.pop("mean_data")
     # the shared table: joint evidence, amplitudes of the mean estimate
-    shown = dataclasses.replace(result)
-    shown._cache.update(result._cache)
     X_mean = np.zeros((result.X.shape[0], mean.shape[1]))
     X_mean[cols] = op @ mean
-    shown.X = X_mean
+    shown = dataclasses.replace(result, X=X_mean)
+    # the evidence of all the epochs (X_mean alone would stand for one)
     shown._cache["evidence"] = result.evidence
     table = source_table(shown)
     tmin = epochs.times[0]
