@@ -119,6 +119,14 @@ def _drawn_brain(browser, html_file, png):
                                          budget_ms=30000))
 
 
+def _filled_fraction(drawn):
+    """The larger of the fractions of the image's width and height that the
+    bounding box of the ``drawn`` pixels covers."""
+    rows, cols = np.nonzero(drawn)
+    h, w = drawn.shape
+    return max((rows.max() - rows.min() + 1) / h, (cols.max() - cols.min() + 1) / w)
+
+
 def test_panel_html_in_browser(page, tmp_path):
     browser = _browser()
     html_file = tmp_path / "view.html"
@@ -128,11 +136,16 @@ def test_panel_html_in_browser(page, tmp_path):
     rows, cols = np.nonzero(gray)
     h, w = gray.shape
     assert abs(rows.mean() / h - 0.5) < 0.2 and abs(cols.mean() / w - 0.5) < 0.2
+    # and filling the view, not small in a large empty box (the parallel
+    # camera of the static render, drawn in perspective by vtk.js, once
+    # left the brain a quarter of the view's height)
+    assert _filled_fraction(gray) > 0.5
     # embedded as in the report (an iframe's srcdoc), it draws the same
     wrapped = tmp_path / "wrapped.html"
     wrapped.write_text("<!DOCTYPE html><html><body>" + _interactive.iframe(page)
                        + "</body></html>", encoding="utf-8")
-    _drawn_brain(browser, wrapped, tmp_path / "wrapped.png")
+    gray, _ = _drawn_brain(browser, wrapped, tmp_path / "wrapped.png")
+    assert _filled_fraction(gray) > 0.5
 
 
 def test_make_report_interactive(rendering, small_template, tmp_path, monkeypatch):

@@ -21,7 +21,8 @@ import numpy as np
 # folding pattern of the shading still reads, and the page stays ~1.7 MB
 MAX_FACES = 10_000
 
-_VIEW_ANGLE = 20.0
+# vtk.js's default view angle (degrees), also written into the page
+_VIEW_ANGLE = 30.0
 
 MISSING = (
     "Interactive 3-D view not included: it needs the trame-vtk package "
@@ -79,11 +80,41 @@ def _panel_scene(plotter, renderer_index, max_faces):
         mapper.SetInputData(mesh)
         scene.add_actor(pv.Actor(mapper=mapper, prop=actor.prop.copy()),
                         reset_camera=False)
-    scene.camera = source.camera.copy()
-    # the viewer refits the camera to the scene's bounding sphere, which
-    # leaves a wide margin around a brain at VTK's 30 degrees
-    scene.camera.view_angle = _VIEW_ANGLE
+    _perspective_camera(scene, source.camera)
     return scene
+
+
+def _perspective_camera(scene, camera):
+    """Give ``scene`` a perspective camera looking as ``camera`` does, at the
+    distance where the scene's meshes just fill the view.
+
+    The static renders use a parallel projection fitted to the brain
+    (``_scene._fit_camera``) with the camera placed just outside it. The
+    page's serializer keeps only the camera's position, focal point and view
+    up, so vtk.js drew that camera in perspective at 30 degrees: a brain
+    of about a quarter of the view's height. Fitting at vtk.js's angle, and
+    writing the angle into the page (``_serialize``), keeps the brain
+    filling the view, rotatable in perspective.
+    """
+    from ._scene import _fit_camera
+
+    position, focal = np.asarray(camera.position), np.asarray(camera.focal_point)
+    direction = (position - focal) / np.linalg.norm(position - focal)
+    points = np.concatenate([
+        np.asarray(actor.mapper.dataset.points) for actor in scene.renderer.actors.values()
+    ])
+    _fit_camera(scene.renderer, direction, camera.up, points)
+    fitted = scene.camera
+    focal = np.asarray(fitted.focal_point)
+    depth = points @ direction
+    half_depth = (depth.max() - depth.min()) / 2
+    # the parallel view's half-height, seen at _VIEW_ANGLE from far enough
+    # that the near half of the brain (larger in perspective) still fits
+    distance = fitted.parallel_scale / np.tan(np.radians(_VIEW_ANGLE) / 2) + half_depth
+    scene.renderer.disable_parallel_projection()
+    fitted.view_angle = _VIEW_ANGLE
+    fitted.position = tuple(focal + distance * direction)
+    scene.renderer.reset_camera_clipping_range()
 
 
 def _serialize(scene) -> bytes:
@@ -102,6 +133,9 @@ def _serialize(scene) -> bytes:
     window = scene.render_window
     camera = scene.renderer.GetActiveCamera()
     state = serialize(None, window, reference_id(window), context, 1)
+    # trame-vtk's camera serializer leaves out the view angle
+    _camera_state(state, reference_id(camera))["properties"]["viewAngle"] = (
+        camera.GetViewAngle())
     state["extra"] = {
         "vtkRefId": reference_id(window),
         "centerOfRotation": camera.GetFocalPoint(),
@@ -116,6 +150,17 @@ def _serialize(scene) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zfile:
         zfile.writestr("index.json", json.dumps({"hashes": arrays, "scene": state}))
     return buffer.getvalue()
+
+
+def _camera_state(state, camera_id):
+    """The serialized camera (``camera_id``) in the scene ``state``."""
+    if state.get("id") == camera_id:
+        return state
+    for dependency in state.get("dependencies", []):
+        found = _camera_state(dependency, camera_id)
+        if found is not None:
+            return found
+    return None
 
 
 def panel_html(plotter, renderer_index: int = 0, *, max_faces: int = MAX_FACES) -> str:
