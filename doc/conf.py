@@ -106,7 +106,7 @@ def _dataclasses():
 
 numpydoc_validation_exclude = {rf"\.{name}$" for name in _dataclasses()}
 
-# -- MyST (the pages that include README sections) ---------------------------
+# -- MyST (the Markdown pages; index.md includes the README's headline table) --
 myst_enable_extensions = ["dollarmath"]
 myst_heading_anchors = 3
 
@@ -143,7 +143,10 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"install": [], "maths": [], "benchmarks": []}
+html_sidebars = {
+    page: [] for page in ("install", "maths", "command_line", "data", "fig2", "speed",
+                          "evidence", "many", "cluster", "development")
+}
 html_show_sourcelink = False
 # MathJax from its CDN by default; VAESOURCE_DOC_MATHJAX names a local
 # tex-chtml.js to read the pages without a network.
