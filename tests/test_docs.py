@@ -1,9 +1,11 @@
-"""The README and the tutorials say what the code does.
+"""The README, the documentation pages and the tutorials say what the code does.
 
 Cheap checks of the documentation's own claims: its code runs as shown,
-numbers it repeats agree, the tutorials' pictures can be seen when run
-as plain scripts, and the API reference (``doc/api.rst``, read as text: no
-sphinx needed) lists every public name.
+numbers it repeats agree (the README's headline table and the pages it
+links to), the README stays a landing page whose links lead to pages of the
+site, the tutorials' pictures can be seen when run as plain scripts, and
+the API reference (``doc/api.rst``, read as text: no sphinx needed) lists
+every public name.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+DOC = REPO / "doc"
+# a number as a word (1.45, 12471, the 27.9 of 27.9x), not the 1 of b1 or ico1
+NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?=x\b|(?!\w|\.\d))")
 
 
 def _python_block(after):
@@ -34,10 +39,66 @@ def test_readme_array_quick_start_runs_and_uses_its_imports():
     assert namespace["lasso"].active_set.size > 0
 
 
+def _headline_rows():
+    """(claim, measured, linked page) of each line of the README's headline
+    table, between its markers (``doc/index.md`` includes it)."""
+    start, end = "<!-- headline-start -->", "<!-- headline-end -->"
+    assert README.count(start) == README.count(end) == 1
+    table = README[README.index(start) + len(start):README.index(end)]
+    rows = []
+    for line in table.strip().splitlines()[2:]:  # after the header and |---|
+        claim, measured, page = (cell.strip() for cell in line.strip("|").split("|"))
+        link = re.fullmatch(r"\[[^\]]+\]\((doc/[\w-]+\.md)(?:#[\w-]+)?\)", page)
+        assert link, f"the headline line {claim!r} does not link to one doc page: {page}"
+        rows.append((claim, measured, REPO / link.group(1)))
+    return rows
+
+
+def test_readme_headline_numbers_are_on_their_pages():
+    """A number the headline quotes is on the page it links to, so a number
+    updated on its page and not in the headline (or the reverse) fails here."""
+    rows = _headline_rows()
+    assert len(rows) >= 5
+    for claim, measured, page in rows:
+        text = page.read_text(encoding="utf-8")
+        on_page = set(NUMBER.findall(text))
+        missing = [n for n in NUMBER.findall(measured) if n not in on_page]
+        assert not missing, f"{claim!r}: {missing} are not in {page.name}"
+
+
+def _toctree_pages():
+    """The pages named in the toctrees of ``doc/index.md``."""
+    text = (DOC / "index.md").read_text(encoding="utf-8")
+    pages = set()
+    for block in re.findall(r"```\{toctree\}\n(.*?)```", text, re.S):
+        pages.update(line.strip() for line in block.splitlines()
+                     if line.strip() and not line.startswith(":"))
+    return pages
+
+
+def test_readme_is_a_landing_page_linking_to_the_site():
+    """The README stays short, keeps the front page's headline table, and
+    every doc page it links to exists and is in the site's table of
+    contents (so the site and GitHub show the same pages)."""
+    assert len(README.splitlines()) <= 200
+    assert "<!-- headline-start -->" in (DOC / "index.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\((doc/[^)#\s]+)", README))
+    assert {"doc/speed.md", "doc/fig2.md", "doc/evidence.md", "doc/many.md"} <= linked
+    in_toc = _toctree_pages()
+    for target in sorted(linked):
+        assert (REPO / target).is_file(), f"the README links to {target}, which is missing"
+        if target.endswith(".md"):
+            assert Path(target).stem in in_toc, f"{target} is in no toctree of doc/index.md"
+    for page in DOC.glob("*.md"):
+        if page.stem != "index":
+            assert page.stem in in_toc, f"doc/{page.name} is in no toctree of doc/index.md"
+
+
 def test_sample_dataset_size_said_once():
     """Every mention of the sample dataset's size gives the same number."""
     texts = [README] + [p.read_text(encoding="utf-8") for p in
-                        sorted((REPO / "tutorials").glob("*.py"))
+                        sorted(DOC.glob("*.md"))
+                        + sorted((REPO / "tutorials").glob("*.py"))
                         + sorted((REPO / "data_fetch").glob("*.py"))]
     sizes = set()
     for text in texts:
