@@ -262,10 +262,10 @@ def test_cli_rank_n_times_and_sensitivity(tmp_path, capsys):
 
 def test_default_setting_reproduces_the_papers_orderings():
     """The paper's problems (d = 100, kappa = 200) at the default rank and n,
-    on a small grid where the curves separate: the claims the README lists
-    as reproduced under the default hold, and b1 (full VAE near perfect up to
-    r = d with Jeffreys-scaled rows), which it lists as not reproduced, fails
-    at r = 100."""
+    on a small grid where the curves separate: the claims doc/fig2.md (and
+    the README's headline) lists as reproduced under the default hold, and b1
+    (full VAE near perfect up to r = d with Jeffreys-scaled rows), which it
+    lists as not reproduced, fails at r = 100."""
     rows = []
     for settings, r_values, n_trials, models in (
         (("unit", "jeffreys"), (80, 90), 20, MODELS),

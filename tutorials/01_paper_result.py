@@ -156,5 +156,5 @@ plt.show()
 # falls near r = d with Jeffreys-scaled rows (77 %, 11 %, 0 % at r = 95, 98,
 # 100; a block of rank r recovers 94 % at r = 100 but erases the other
 # panels' orderings), and the group lasso does gain from that scaling. The
-# README lists the whole table and ``vaesource bench fig2-sensitivity``'s
-# study of the rank and n.
+# documentation's :doc:`figure 2 page </fig2>` lists the whole table and
+# ``vaesource bench fig2-sensitivity``'s study of the rank and n.

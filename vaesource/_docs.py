@@ -139,9 +139,9 @@ min_evidence : float | ``"auto"`` | None
     while those that explain a simulated source mostly reach 10 to
     10^4; the ones above the threshold that lie away from a true source
     are its split parts on a grid that does not hold it (measured 17-30
-    mm away). See the README's "Which sources are real". None returns
-    the optimum of cost (18)
-    itself; with a threshold the optimum stays available as
+    mm away). See "Which sources are real, and calibration" in the
+    documentation (``doc/evidence.md``). None returns the optimum of
+    cost (18) itself; with a threshold the optimum stays available as
     ``stc.vae_result.info["optimum"]``. Ignored (must be ``"auto"`` or
     None) for the diagonal VAE and the autoencoder."""
 

@@ -403,7 +403,8 @@ def run_cortical(
     earth mover's distance was 12.7 mm against 16.0 for gamma_map and 23.9
     for MxNE, its mean precision 0.87 against 0.82 and 0.39, recall 0.91
     against 0.88 and 0.76, and median localization error 6.7 mm as
-    gamma_map's (the README's "Which sources are real" has every SNR).
+    gamma_map's (``doc/evidence.md``, "Which sources are real, and
+    calibration" in the documentation, has every SNR).
     """
     settings = settings or CorticalSettings()
     if quick:
