@@ -15,6 +15,8 @@ import pkgutil
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 DOC = REPO / "doc"
@@ -22,20 +24,22 @@ DOC = REPO / "doc"
 NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?=x\b|(?!\w|\.\d))")
 
 
-def _python_block(after):
-    """The first ```python block after the heading ``after``."""
-    text = README[README.index(after):]
+def _python_block(after, text=README):
+    """The first ```python block after the heading ``after`` in ``text``."""
+    text = text[text.index(after):]
     return re.search(r"```python\n(.*?)```", text, re.S).group(1)
 
 
-def test_readme_array_quick_start_runs_and_uses_its_imports():
-    code = _python_block("## Quick start (arrays)")
+@pytest.mark.parametrize("page", ["README.md", "doc/install.md"])
+def test_array_quick_start_runs_and_uses_its_imports(page):
+    code = _python_block("## Quick start (arrays)",
+                         (REPO / page).read_text(encoding="utf-8"))
     namespace = {}
-    exec(compile(code, "README quick start (arrays)", "exec"), namespace)
+    exec(compile(code, f"{page} quick start (arrays)", "exec"), namespace)
     imported = re.search(r"from vaesource\.solvers import (.*)", code).group(1)
     for name in (n.strip() for n in imported.split(",")):
         uses = re.findall(rf"\b{name}\(", code)
-        assert uses, f"the README imports {name} but never shows how to call it"
+        assert uses, f"{page} imports {name} but never shows how to call it"
     assert namespace["lasso"].active_set.size > 0
 
 
