@@ -98,11 +98,13 @@ def _perspective_camera(scene, camera):
     """
     from ._scene import _fit_camera
 
+    meshes = [actor.mapper.dataset for actor in scene.renderer.actors.values()]
+    if not any(mesh.n_points for mesh in meshes):  # nothing to fit
+        scene.camera = camera.copy()
+        return
+    points = np.concatenate([np.asarray(mesh.points) for mesh in meshes if mesh.n_points])
     position, focal = np.asarray(camera.position), np.asarray(camera.focal_point)
     direction = (position - focal) / np.linalg.norm(position - focal)
-    points = np.concatenate([
-        np.asarray(actor.mapper.dataset.points) for actor in scene.renderer.actors.values()
-    ])
     _fit_camera(scene.renderer, direction, camera.up, points)
     fitted = scene.camera
     focal = np.asarray(fitted.focal_point)
