@@ -3,10 +3,14 @@ self-contained, small, and drawn by a real headless browser with WebGL."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 import os
 import re
 import shutil
 import subprocess
+import zipfile
 
 import matplotlib
 import numpy as np
@@ -54,6 +58,27 @@ def test_panel_html_self_contained(page):
     assert "OfflineLocalView.load" in page
     # fsaverage5 (2 x 20 480 faces) decimated: ~1.7 MB with the 1 MB viewer
     assert 1.0e6 < len(page.encode()) < 2.5e6
+
+
+def _scene_state(page):
+    """The vtk.js scene embedded in ``page`` (trame-vtk's zip, base64)."""
+    data = re.search(r'const base64Str = "([^"]+)"', page).group(1)
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(data))) as zfile:
+        return json.loads(zfile.read("index.json"))["scene"]
+
+
+def test_panel_html_camera(page):
+    """The page's camera carries the view angle its distance was fitted
+    for (trame-vtk's serializer leaves it out), in perspective."""
+    scene = _scene_state(page)
+    camera_id = scene["extra"]["camera"]
+    camera = _interactive._camera_state(scene, camera_id)
+    assert camera["properties"]["viewAngle"] == pytest.approx(_interactive._VIEW_ANGLE)
+    position = np.array(camera["properties"]["position"])
+    focal = np.array(camera["properties"]["focalPoint"])
+    # a brain (~0.17 m long) seen at 30 degrees fills the view from ~0.4 m;
+    # the static render's parallel camera sat at ~1.15 m
+    assert 0.2 < np.linalg.norm(position - focal) < 0.8
 
 
 def test_panel_html_max_faces(page, rendering, small_template):
