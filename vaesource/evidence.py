@@ -58,6 +58,19 @@ class SourceTable:
         The selection threshold used (None: the unselected optimum).
     n_locations : int
         Number of candidate locations.
+    region_size : array of int, shape (n,)
+        Number of locations in each source's location region (the smallest
+        set of nearby locations holding ``region_level`` of the posterior
+        of where the source is; see :func:`location_regions`).
+    region_radius_mm : array, shape (n,)
+        Largest distance from the source's location to a location of its
+        region (mm): where the source is, to within the grid's spacing.
+    region_level : float
+        Probability held by the regions (0.95).
+    merged : array of int, shape (n,)
+        Number of selected locations each source stands for: 2 or more
+        where the evidence found one source split over neighbouring
+        locations and merged them (``vae_result.info["merges"]``).
     """
 
     location: np.ndarray
@@ -72,6 +85,11 @@ class SourceTable:
     frequency: np.ndarray | None
     min_evidence: float | None
     n_locations: int
+    region_size: np.ndarray | None = None
+    region_radius_mm: np.ndarray | None = None
+    region_level: float = 0.95
+    merged: np.ndarray | None = None
+    _regions: list | None = None
 
     def __len__(self):
         return self.location.size
@@ -81,6 +99,23 @@ class SourceTable:
                else f"evidence >= {self.min_evidence:.3g}")
         return f"<SourceTable | {len(self)} source(s), {sel}>"
 
+    @property
+    def regions(self) -> list:
+        """Each source's location region, in the order of the rows.
+
+        One ``(positions, probabilities)`` per source (the order of
+        ``stc.data`` and of the dipoles): ``positions`` an array ``(k, 3)``
+        of locations in head coordinates (m, as ``fwd["source_rr"]``),
+        most probable first; ``probabilities`` an array ``(k,)`` of their
+        posterior probabilities, summing to ``region_level`` or more.
+        """
+        if self._regions is None:
+            raise ValueError(
+                "This table has no location regions (an estimate of learned "
+                "per-channel noise, or of many epochs' shared support)."
+            )
+        return [(r.positions, r.probabilities) for r in self._regions]
+
     def rows(self) -> list:
         """One JSON-ready dict per source, strongest evidence first.
 
@@ -89,7 +124,9 @@ class SourceTable:
         rows : list of dict
             Keys ``location``, ``vertex``, ``hemi``, ``pos_mm``,
             ``amplitude_nAm``, ``evidence``, ``probability``,
-            ``posterior_sd_nAm`` and, with restarts, ``frequency``.
+            ``posterior_sd_nAm``, ``region_size``, ``region_radius_mm``,
+            ``region`` (its locations: ``pos_mm`` and ``probability``),
+            ``merged`` and, with restarts, ``frequency``.
         """
         out = []
         for i in np.argsort(-self.evidence, kind="stable"):
@@ -102,6 +139,16 @@ class SourceTable:
                 probability=float(self.probability[i]),
                 posterior_sd_nAm=[float(1e9 * v) for v in self.posterior_sd[i]],
             )
+            if self.region_size is not None:
+                row["region_size"] = int(self.region_size[i])
+                row["region_radius_mm"] = round(float(self.region_radius_mm[i]), 2)
+                pos, prob = self.regions[i]
+                row["region"] = [
+                    dict(pos_mm=[round(1e3 * float(v), 2) for v in p_],
+                         probability=round(float(q), 4))
+                    for p_, q in zip(pos, prob)]
+            if self.merged is not None:
+                row["merged"] = int(self.merged[i])
             if self.frequency is not None:
                 row["frequency"] = float(self.frequency[i])
             out.append(row)
@@ -122,6 +169,7 @@ class SourceTable:
         lines = [
             f"{'hemi':>4s} {'vertex':>7s} {'x, y, z (mm)':>22s} {'peak nAm':>9s} "
             f"{'evidence':>9s} {'P(real)':>7s} {'sd nAm':>7s}"
+            + (f" {'region':>12s}" if self.region_size is not None else "")
             + (f" {'restarts':>8s}" if self.frequency is not None else "")
         ]
         for row in self.rows()[:max_rows]:
@@ -132,6 +180,9 @@ class SourceTable:
                 f"{row['amplitude_nAm']:9.2f} {row['evidence']:9.1f} "
                 f"{row['probability']:7.3f} {sd:7.2f}"
             )
+            if "region_size" in row:
+                region = f"{row['region_size']} loc, {row['region_radius_mm']:.0f} mm"
+                line += f" {region:>12s}"
             if self.frequency is not None:
                 line += f" {row['frequency']:8.2f}"
             lines.append(line)
@@ -140,7 +191,243 @@ class SourceTable:
         return "\n".join(lines)
 
 
-def source_table(result):
+#: Candidate locations of a source: within this distance (m) ...
+REGION_RADIUS = 0.02
+#: ... and at least this many of the nearest.
+REGION_NEIGHBORS = 20
+
+
+class SourceNeighbors:
+    """The candidate locations of a source: those within ``radius`` (m)
+    of it, and at least its ``n_neighbors`` nearest, nearest first (itself
+    first).
+
+    Parameters
+    ----------
+    positions : array, shape (n_locations, 3)
+        Source positions (m).
+    radius : float
+    n_neighbors : int
+    """
+
+    def __init__(self, positions, radius=REGION_RADIUS, n_neighbors=REGION_NEIGHBORS):
+        from scipy.spatial import cKDTree
+
+        self.positions = np.asarray(positions, float)
+        self.radius = float(radius)
+        self.n_neighbors = min(int(n_neighbors), len(self.positions))
+        self._tree = cKDTree(self.positions)
+
+    def __call__(self, location):
+        p = self.positions[location]
+        idx = np.asarray(self._tree.query_ball_point(p, self.radius), int)
+        if idx.size < self.n_neighbors:
+            idx = np.atleast_1d(self._tree.query(p, self.n_neighbors)[1])
+        d = np.linalg.norm(self.positions[idx] - p, axis=1)
+        return idx[np.lexsort((idx != location, d))]
+
+
+@dataclass(repr=False)
+class _Region:
+    """A source's location posterior among its candidates."""
+
+    candidates: np.ndarray  # locations, most probable first
+    probability: np.ndarray  # all candidates, same order
+    n_in: int  # the region: the first n_in candidates
+    relocation: object  # solvers._location.Relocation (same order)
+    positions_all: np.ndarray
+
+    @property
+    def positions(self):
+        return self.positions_all[: self.n_in]
+
+    @property
+    def probabilities(self):
+        return self.probability[: self.n_in]
+
+
+def _relocation_data(result):
+    """The gain and the responses the result was solved on, as
+    :func:`vaesource.solvers._location.relocate` takes them."""
+    lf = result.info["lead_field"]
+    joint = result.info.get("joint")
+    if joint is not None:
+        responses = joint.info["responses"]
+        data = [(r.info["M"], r.gamma, r.info.get("n_times", r.info["M"].shape[1]))
+                for r in responses]
+        which = next(c for c, r in enumerate(responses) if r is result)
+        return lf.G, joint.weights, data, which
+    M = result.info["M"]
+    n = result.info.get("n_times", M.shape[1])
+    if "noise_cov" in result.info:  # learned per type / channel
+        basis = result.info["noise_basis"]
+        return (basis @ lf.G, result.weights,
+                [(basis @ M, result.info["noise_cov"], n)], 0)
+    return lf.G, result.weights, [(M, result.gamma, n)], 0
+
+
+def location_regions(result, level=0.95, neighbors=None, cell_error=True):
+    """Where each source of a full-VAE estimate may be.
+
+    Each active location's source is moved to each of its candidate
+    locations (the others held) with its best weight there; the rise of
+    cost (18), ``D_j``, is ``-2 log`` of the likelihood ratio, so ``p_j
+    \\propto exp(-D_j / 2)`` is the posterior of the source's location
+    under an equal prior over the candidates (DESIGN.md section 10;
+    :mod:`vaesource.solvers._location`, closed form, no refit). The region
+    is the smallest set of candidates holding ``level`` of it.
+
+    A real source is not at a grid location: within the cell of location
+    ``j`` its lead field differs from ``G_j`` by a term that grows with its
+    offset and with the folding of the cortex. With ``cell_error`` that
+    term is part of the likelihood: the offset is uniform over the cell
+    (per axis variance ``h^2 / 16`` on a surface, a disc of radius ``h /
+    2``; ``h^2 / 12`` in a volume, a cube of side ``h``), and the lead field
+    is linear in it, its Jacobian read from the differences to the nearest
+    locations, so that the source's sensor pattern ``G_j a`` (``a`` its
+    moment along its main time course ``v``) carries a Gaussian error of
+    covariance ``C = (var / mean(d_n^2 / dim)) mean_n (G_n - G_j) a a^T (G_n
+    - G_j)^T`` (``d_n`` the neighbours' distances). It enters the noise of
+    the data's component along ``v`` only (``M v``; the error is the same
+    at every sample, scaled by the time course), so it grows with the
+    source's energy: a strong source is not placed more precisely than its
+    cell, and its amplitude band widens with the lead field's error.
+
+    Parameters
+    ----------
+    result : SolverResult
+        The ``vae_result`` of a full-VAE estimate.
+    level : float
+        Probability the region holds, in (0, 1).
+    neighbors : callable | None
+        ``neighbors(location)``: its candidates. Default
+        :class:`SourceNeighbors` (within 20 mm, at least the nearest 20).
+    cell_error : bool
+        Include the lead field's error within a grid cell (above). False:
+        the grid's own likelihood (exact for sources on the grid).
+
+    Returns
+    -------
+    regions : list
+        One per active location, in the order of ``result.locations``.
+    """
+    from .solvers._location import relocate
+
+    level = float(level)
+    if not 0 < level < 1:
+        raise ValueError(f"The 'level' parameter must be in (0, 1), got {level}.")
+    lf = result.info["lead_field"]
+    if neighbors is None:
+        neighbors = SourceNeighbors(lf.source_rr)
+    G, weights, data, which = _relocation_data(result)
+    k = result.n_orient
+    # time courses: the data's own columns (not a thin factor of epochs)
+    timed = all(M.shape[1] == n for M, _, n in data)
+    regions = []
+    base = None
+    for loc in result.locations:
+        cand = neighbors(int(loc))
+        if cell_error:
+            cell, blocks, frame = _cell_points(G, cand, k, neighbors, lf)
+        else:
+            cell, blocks = np.arange(cand.size), None
+            frame = _frames(lf, cand, cand, np.zeros(cand.size))
+        rel, base = relocate(G, weights, data, k, [int(loc)], cand[cell],
+                             means=timed, responses=base, blocks=blocks)
+        # the posterior of the points, then of the cells (equal prior over
+        # each cell's points)
+        q = rel.probability()
+        p = np.bincount(cell, weights=q, minlength=cand.size)
+        order = np.argsort(-p, kind="stable")
+        n_in = int(np.searchsorted(np.cumsum(p[order]), level * (1 - 1e-12)) + 1)
+        n_in = min(n_in, order.size)
+        regions.append(_Region(
+            candidates=cand[order], probability=p[order], n_in=n_in,
+            relocation=dict(
+                points=q, cell=cell, delta_cost=rel.delta_cost,
+                weight=rel.weight, means=rel.means, covs=rel.covs,
+                response=which, **frame),
+            positions_all=lf.source_rr[cand[order]],
+        ))
+    return regions
+
+
+#: A cell's points: its location and the points this far towards each of
+#: its nearest locations (half-way is the cell's edge).
+CELL_FRACTIONS = (0.25, 0.5)
+#: Nearest locations a cell reaches towards.
+N_CELL = 6
+
+
+def _cell_points(G, candidates, k, neighbors, lf):
+    """Points covering each candidate's cell and their gains.
+
+    A source a fraction ``f`` of the way from location ``j`` to a neighbour
+    ``n`` has, to first order, the lead field ``(1 - f) L_j + f L_n`` (x, y,
+    z components) and the orientation frame of the cortex there: the normal
+    ``(1 - f) nn_j + f nn_n`` (normalised) and two tangents, weighted as
+    the grid's columns are. With a fixed orientation the normal columns are
+    interpolated. Returns the cell of each point (index into
+    ``candidates``), the gains, shape (n_points, n_sensors, k), and the
+    points' frames (:func:`_frames`).
+    """
+    cell, a, b, f = [], [], [], []
+    for c, j in enumerate(candidates):
+        cell.append(c)
+        a.append(j), b.append(j), f.append(0.0)
+        near = [n for n in neighbors(int(j))[: N_CELL + 2] if n != j][:N_CELL]
+        for n in near:
+            for frac in CELL_FRACTIONS:
+                cell.append(c)
+                a.append(j), b.append(n), f.append(frac)
+    a, b, f = np.array(a, int), np.array(b, int), np.array(f)
+    frame = _frames(lf, a, b, f)
+    Gl = G.reshape(G.shape[0], -1, k)
+    if k == 1:
+        blocks = (1 - f)[:, None, None] * Gl[:, a].transpose(1, 0, 2) + \
+            f[:, None, None] * Gl[:, b].transpose(1, 0, 2)
+        return np.array(cell, int), blocks, frame
+    sw = lf.source_weighting.reshape(-1, k)
+    nn = lf.source_nn.reshape(-1, k, 3)
+    # x, y, z lead fields (whitened): L = (G_j / sw_j) nn_j
+    L_a = np.einsum("spk,pkd->psd", Gl[:, a] / sw[a], nn[a])
+    L_b = np.einsum("spk,pkd->psd", Gl[:, b] / sw[b], nn[b])
+    L = (1 - f)[:, None, None] * L_a + f[:, None, None] * L_b
+    blocks = np.einsum("psd,pkd->psk", L, frame["nn"]) * frame["scale"][:, None, :]
+    return np.array(cell, int), blocks, frame
+
+
+def _frames(lf, a, b, f):
+    """Scale to A·m and orientation frames (x, y, z) of points ``f`` of the
+    way from locations ``a`` to ``b``: ``scale`` (n, k), ``nn`` (n, k, 3),
+    orthonormal (the normal interpolated, the tangents completing it)."""
+    k = lf.n_orient
+    sw = lf.source_weighting.reshape(-1, k)
+    nn = lf.source_nn.reshape(-1, k, 3)
+    g = f[:, None]
+    scale = (1 - g) * sw[a] + g * sw[b]
+    normal = (1 - g) * nn[a, 0] + g * nn[b, 0]
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    if k == 1:
+        return dict(scale=scale, nn=normal[:, None, :])
+    # tangents: the first grid tangent made orthogonal to the normal
+    t1 = (1 - g) * nn[a, 1] + g * nn[b, 1]
+    t1 -= np.sum(t1 * normal, axis=1, keepdims=True) * normal
+    bad = np.linalg.norm(t1, axis=1) < 1e-6
+    if bad.any():
+        t1[bad] = np.cross(normal[bad], [1.0, 0.0, 0.0])
+        t1[bad] -= np.sum(t1[bad] * normal[bad], axis=1, keepdims=True) * normal[bad]
+    t1 /= np.linalg.norm(t1, axis=1, keepdims=True)
+    t2 = np.cross(normal, t1)
+    frames = np.stack([normal, t1, t2], axis=1)
+    # a free-orientation grid (x, y, z columns) keeps its own frame
+    free = np.allclose(nn[a], nn[b]) and np.allclose(nn[a][:1], np.eye(3))
+    if free:
+        frames = nn[a]
+    return dict(scale=scale, nn=frames)
+
+
+def source_table(result, level=0.95):
     """The :class:`SourceTable` of a solved full-VAE problem.
 
     Parameters
@@ -148,6 +435,8 @@ def source_table(result):
     result : SolverResult
         The ``vae_result`` of an estimate of :func:`vaesource.apply_vae_inverse`
         with ``model="full"`` (its ``info`` holds the lead field).
+    level : float
+        Probability held by the location regions.
 
     Returns
     -------
@@ -170,6 +459,19 @@ def source_table(result):
         hemi.append(kinds[s])
     restarts = result.info.get("restarts")
     selection = result.info.get("selection")
+    regions = None
+    if locs.size == 0 or "noise_cov" not in result.info or "noise_basis" in result.info:
+        regions = location_regions(result, level)
+    size = radius = None
+    if regions is not None:
+        size = np.array([r.n_in for r in regions], int)
+        radius = np.array([
+            1e3 * np.max(np.linalg.norm(r.positions - lf.source_rr[loc], axis=1))
+            for r, loc in zip(regions, locs)])
+    parts = {}  # selected locations each merged source stands for
+    for m in result.info.get("merges", []):
+        parts[m["location"]] = sum(parts.pop(a, 1) for a in m["merged"])
+    merged = np.array([parts.get(int(loc), 1) for loc in locs], int)
     return SourceTable(
         location=locs, vertex=np.array(vertex, int), hemi=hemi,
         pos=lf.source_rr[locs], amplitude=amp, evidence=result.evidence,
@@ -179,6 +481,8 @@ def source_table(result):
         frequency=None if restarts is None else restarts["frequency"],
         min_evidence=None if selection is None else selection["min_evidence"],
         n_locations=lf.n_sources,
+        region_size=size, region_radius_mm=radius, region_level=level,
+        merged=merged, _regions=regions,
     )
 
 
@@ -198,15 +502,24 @@ def _hemi_names(lf):
     return ["vol"] * len(src)
 
 
-def credible_interval(estimate, level=0.95):
+def credible_interval(estimate, level=0.95, location=False):
     """Pointwise credible band of a full-VAE estimate's time courses.
 
-    The posterior of the sources is Gaussian with the covariance of
-    :attr:`SourceTable.posterior_cov` at every time sample. For a fixed
-    orientation or a vector estimate the band of each component is ``x -/+
-    z sd``; for the norm over orientations of a free / loose estimate it is
-    the delta-method band ``|x| -/+ z sqrt(u^T C u)`` with ``u = x / |x|``,
-    clipped at 0.
+    On the grid (``location=False``) the posterior of the sources is
+    Gaussian with the covariance of :attr:`SourceTable.posterior_cov` at
+    every time sample. For a fixed orientation or a vector estimate the band
+    of each component is ``x -/+ z sd``; for the norm over orientations of a
+    free / loose estimate it is the delta-method band ``|x| -/+ z sqrt(u^T C
+    u)`` with ``u = x / |x|``, clipped at 0.
+
+    With ``location=True`` the band allows for where the source is: each
+    source's posterior is the mixture, over the points of its location
+    region's cells (:func:`location_regions`), of the posterior of a source
+    moved there, weighted by the probability of the point. The band holds
+    ``level`` of the mixture (its quantiles at ``(1 -/+ level) / 2``). A
+    source off the grid is seen by the grid's nearest locations with a
+    biased amplitude (a deeper or shallower lead field, another
+    orientation); the mixture spans them.
 
     Parameters
     ----------
@@ -215,11 +528,15 @@ def credible_interval(estimate, level=0.95):
         ``model="full"``.
     level : float
         Posterior probability inside the band, in (0, 1).
+    location : bool
+        Include the uncertainty of the sources' locations (above). False:
+        the band of the estimate's own locations.
 
     Returns
     -------
     lower, upper : source estimates
-        Copies of ``estimate`` holding the band's edges.
+        Copies of ``estimate`` holding the band's edges, with the shape of
+        ``estimate.data``.
     """
     from scipy.stats import norm
 
@@ -233,6 +550,10 @@ def credible_interval(estimate, level=0.95):
     level = float(level)
     if not 0 < level < 1:
         raise ValueError(f"The 'level' parameter must be in (0, 1), got {level}.")
+    lower, upper = estimate.copy(), estimate.copy()
+    if location:
+        lower.data, upper.data = _location_band(estimate, table, level)
+        return lower, upper
     z = norm.ppf(0.5 + level / 2)
     lf = result.info["lead_field"]
     k = result.n_orient
@@ -240,7 +561,6 @@ def credible_interval(estimate, level=0.95):
     X = _physical_rows(result)
     C = table.posterior_cov
     data = estimate.data
-    lower, upper = estimate.copy(), estimate.copy()
     if data.ndim == 3:  # vector: rotate to x, y, z
         nn = lf.source_nn[result.active_set].reshape(n, k, 3)
         C_xyz = np.einsum("iaj,iab,ibk->ijk", nn, C, nn)
@@ -259,6 +579,83 @@ def credible_interval(estimate, level=0.95):
         lower.data = np.maximum(data - z * sd, 0.0)
         upper.data = data + z * sd
     return lower, upper
+
+
+#: Points of a mixture below this probability are left out of its band.
+_MIN_POINT = 1e-4
+
+
+def _location_band(estimate, table, level):
+    """The band of each source's mixture over the points of its region."""
+    if table._regions is None or any(
+            r.relocation["means"] is None for r in table._regions):
+        raise ValueError(
+            "This estimate has no location posterior with time courses (an "
+            "estimate of many epochs' shared support, or of learned "
+            "per-channel noise): use location=False."
+        )
+    data = estimate.data
+    lo, hi = np.zeros_like(data), np.zeros_like(data)
+    nn_rows = _row_normals(estimate)
+    for i, region in enumerate(table._regions):
+        rel = region.relocation
+        c = rel["response"]
+        q = rel["points"]
+        keep = q >= _MIN_POINT * q.max()
+        q = q[keep] / q[keep].sum()
+        scale = rel["scale"][keep]
+        mu = rel["means"][c][keep] * scale[:, :, None]  # (p, k, t) A·m
+        C = rel["covs"][c][keep] * scale[:, :, None] * scale[:, None, :]
+        nn = rel["nn"][keep]  # (p, k, 3)
+        if data.ndim == 3:  # vector: each of x, y, z
+            mu_xyz = np.einsum("pkt,pkd->pdt", mu, nn)
+            C_xyz = np.einsum("pad,pab,pbe->pde", nn, C, nn)
+            sd = np.sqrt(np.maximum(np.diagonal(C_xyz, axis1=1, axis2=2), 0))
+            for d in range(3):
+                lo[i, d], hi[i, d] = _mixture_band(
+                    q, mu_xyz[:, d], np.broadcast_to(sd[:, d, None], mu_xyz[:, d].shape),
+                    level)
+        elif mu.shape[1] == 1:  # fixed: signed along the row's normal
+            sign = np.sign(nn[:, 0] @ nn_rows[i])
+            sign[sign == 0] = 1.0
+            sd = np.sqrt(np.maximum(C[:, 0, 0], 0))[:, None]
+            lo[i], hi[i] = _mixture_band(
+                q, sign[:, None] * mu[:, 0], np.broadcast_to(sd, mu[:, 0].shape), level)
+        else:  # the norm over orientations, delta method per point
+            size = np.linalg.norm(mu, axis=1)
+            u = mu / np.where(size > 0, size, 1.0)[:, None, :]
+            var = np.einsum("pat,pab,pbt->pt", u, C, u)
+            lo[i], hi[i] = _mixture_band(q, size, np.sqrt(np.maximum(var, 0)), level)
+            lo[i] = np.maximum(lo[i], 0.0)
+    return lo, hi
+
+
+def _row_normals(estimate):
+    """Orientation (x, y, z) of each row of a fixed-orientation estimate."""
+    result = estimate.vae_result
+    lf = result.info["lead_field"]
+    k = result.n_orient
+    return lf.source_nn[result.active_set[::k]]
+
+
+def _mixture_band(q, mu, sd, level, n_iter=60):
+    """Quantiles ``(1 -/+ level) / 2`` at each time of the Gaussian mixture
+    with weights ``q`` (p,), means ``mu`` and sds ``sd`` (p, t)."""
+    from scipy.special import ndtr
+
+    sd = np.maximum(sd, 1e-12 * (np.abs(mu).max() + 1e-30))
+    out = []
+    for target in ((1 - level) / 2, (1 + level) / 2):
+        a = (mu - 9 * sd).min(axis=0)
+        b = (mu + 9 * sd).max(axis=0)
+        for _ in range(n_iter):
+            m = 0.5 * (a + b)
+            cdf = np.sum(q[:, None] * ndtr((m[None] - mu) / sd), axis=0)
+            below = cdf < target
+            a = np.where(below, m, a)
+            b = np.where(below, b, m)
+        out.append(0.5 * (a + b))
+    return out
 
 
 __all__ = ["SourceTable", "credible_interval", "source_table"]

@@ -70,6 +70,9 @@ class LeadField:
         orientation (not whitened).
     depth_prior : array, shape (n_sources * n_orient,) | None
         Depth-weighting prior (variance), None without depth weighting.
+    orient_prior : array, shape (n_sources * n_orient,) | None
+        Orientation prior (variance: 1 normal to the cortex, ``loose``
+        tangential), None for fixed or free orientation.
     """
 
     G: np.ndarray
@@ -84,6 +87,7 @@ class LeadField:
     info: object
     forward: object
     depth_prior: np.ndarray | None = None
+    orient_prior: np.ndarray | None = None
 
     def __repr__(self) -> str:
         kind = {1: "fixed", 3: "free/loose"}[self.n_orient]
@@ -242,7 +246,7 @@ def leadfield_from_forward(
             gain_info,
             G,
             depth_prior,
-            _,
+            orient_prior,
             source_weighting,
             _,
             noise_cov_prep,
@@ -279,6 +283,7 @@ def leadfield_from_forward(
         info=gain_info,
         forward=fwd,
         depth_prior=depth_prior,
+        orient_prior=None if orient_prior is None else np.asarray(orient_prior),
     )
 
 

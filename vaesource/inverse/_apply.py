@@ -68,6 +68,7 @@ def apply_vae_inverse(
     learn_noise: Literal["scalar", "type", "channel"] | None = None,
     n_restarts: int = 1,
     random_state=None,
+    merge_split: bool = False,
     verbose: bool | str | int | None = None,
 ):
     """Sparse source estimate of an evoked response with a linear VAE.
@@ -116,6 +117,7 @@ def apply_vae_inverse(
     %(inv_learn_noise)s
     %(inv_n_restarts)s
     %(random_state)s
+    %(inv_merge_split)s
     %(verbose)s
 
     Returns
@@ -173,6 +175,7 @@ def apply_vae_inverse(
         update=update, tol=tol, kkt_tol=kkt_tol, max_iter=max_iter,
         min_evidence=min_evidence, learn_noise=learn_noise,
         n_restarts=n_restarts, random_state=random_state,
+        merge_split=merge_split,
     )
     _validate_type(forward, mne.Forward, "forward")
     _validate_type(noise_cov, mne.Covariance, "noise_cov")
@@ -209,6 +212,7 @@ def apply_vae_operator(
     learn_noise: Literal["scalar", "type", "channel"] | None = None,
     n_restarts: int = 1,
     random_state=None,
+    merge_split: bool = False,
     verbose: bool | str | int | None = None,
 ):
     """Localize evoked responses with a prepared operator.
@@ -257,6 +261,7 @@ def apply_vae_operator(
     %(inv_learn_noise)s
     %(inv_n_restarts)s
     %(random_state)s
+    %(inv_merge_split)s
     %(verbose)s
 
     Returns
@@ -291,6 +296,7 @@ def apply_vae_operator(
         update=update, tol=tol, kkt_tol=kkt_tol, max_iter=max_iter,
         min_evidence=min_evidence, learn_noise=learn_noise,
         n_restarts=n_restarts, random_state=random_state,
+        merge_split=merge_split,
     )
     _validate_type(operator, VAEOperator, "operator")
     with use_log_level(verbose), _blas_single_thread():
@@ -303,7 +309,8 @@ def apply_vae_operator(
 # ---------------------------------------------------------------------------
 def _check_options(*, model, gamma, learn_gamma, pick_ori, return_residual,
                    return_as_dipoles, update, tol, kkt_tol, max_iter,
-                   min_evidence, learn_noise, n_restarts, random_state):
+                   min_evidence, learn_noise, n_restarts, random_state,
+                   merge_split=False):
     """Validate the solver options; return them as a dict."""
     _check_option("model", model, MODELS)
     _check_option("learn_noise", learn_noise, (None,) + LEARN_NOISE)
@@ -339,6 +346,7 @@ def _check_options(*, model, gamma, learn_gamma, pick_ori, return_residual,
         ("learn_gamma", learn_gamma),
         ("return_residual", return_residual),
         ("return_as_dipoles", return_as_dipoles),
+        ("merge_split", merge_split),
     ):
         _validate_type(val, bool, name)
     if learn_gamma and model != "full":
@@ -354,7 +362,7 @@ def _check_options(*, model, gamma, learn_gamma, pick_ori, return_residual,
         return_as_dipoles=return_as_dipoles, update=update, tol=tol,
         kkt_tol=kkt_tol, max_iter=max_iter, min_evidence=min_evidence,
         learn_noise=learn_noise, n_restarts=n_restarts,
-        random_state=random_state,
+        random_state=random_state, merge_split=merge_split,
     )
 
 
@@ -470,6 +478,10 @@ def _solve(M, lf, opts):
                   min_evidence=opts["min_evidence"],
                   n_restarts=opts["n_restarts"],
                   random_state=opts["random_state"])
+        if opts["min_evidence"] is not None and opts["merge_split"]:
+            from ..evidence import SourceNeighbors
+
+            kw["neighbors"] = SourceNeighbors(lf.source_rr)
         if learn_noise in ("type", "channel"):
             M_s, G_s, noise_kw = _noise_problem(lf, M, learn_noise)
             kw.update(noise_kw)
@@ -479,6 +491,7 @@ def _solve(M, lf, opts):
     seconds = time.perf_counter() - t0
     if learn_noise in ("type", "channel"):
         _name_noise(result, lf, learn_noise)
+        result.info["noise_basis"] = kw["noise_basis"]
     _describe(result, lf, M, seconds)
     return result
 
@@ -567,7 +580,6 @@ def _apply_conditions(evokeds, operator, tmin, tmax, opts):
     )
     seconds = time.perf_counter() - t0
     _describe(joint, lf, np.hstack(Ms), seconds)
-    outs = []
     for (ev, _, M), res in zip(prepared, joint.info["responses"]):
         res.info.update(
             seconds=seconds, lead_field=lf, M=M, joint=joint,
@@ -577,7 +589,9 @@ def _apply_conditions(evokeds, operator, tmin, tmax, opts):
         for key in ("selection", "restarts"):
             if key in joint.info:
                 res.info[key] = joint.info[key]
-        outs.append(_make_estimate(res, lf, M, ev, opts))
+    # every response's data are in place: the location posterior is joint
+    outs = [_make_estimate(res, lf, M, ev, opts)
+            for (ev, _, M), res in zip(prepared, joint.info["responses"])]
     if opts["return_residual"]:
         return [o[0] for o in outs], [o[1] for o in outs]
     return outs

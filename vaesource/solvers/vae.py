@@ -19,6 +19,7 @@ from ..utils import (
 )
 from ._common import _check_MG, _expand, _reduce_data
 from ._noise import learn_noise
+from ._location import merge_split
 from ._mm import _mm_solve
 from ._newton import _kkt_violation, _newton_solve
 from ._result import SolverResult, VAEParameters
@@ -72,6 +73,7 @@ def full_vae(
     noise_groups=None,
     noise_basis=None,
     n_times=None,
+    neighbors=None,
     verbose=None,
 ) -> SolverResult:
     """Full-covariance VAE inverse: minimise cost (18).
@@ -191,6 +193,15 @@ def full_vae(
         the responses of their estimates' ``X_c X_c^T``, which is all the
         evidence and the posterior need; the responses' own estimates are
         ``X_c = diag(w_x) W_z M_c`` (:func:`joint_full_vae` returns them).
+    neighbors : callable | None
+        With ``min_evidence``: ``neighbors(location)`` returns the locations
+        near ``location`` (itself included), where its source may be. Two
+        selected locations whose neighbourhoods overlap are then tested as
+        one source split over the grid: both removed, one source at the best
+        location of their neighbourhoods; when cost (18) rises by less than
+        ``min_evidence``, the second location does not earn its place and
+        the pair is merged (cost (18) minimised again on the new support;
+        ``result.info["merges"]``). None (default): no merging.
     %(verbose)s
 
     Returns
@@ -264,9 +275,13 @@ def full_vae(
         def scale():
             return _restart_scale(np.asarray(M, float), G, n_times)
 
+        def data(result):
+            n = M.shape[1] if n_times is None else n_times
+            return [(M, result.info.get("noise_cov", result.gamma), n)]
+
         return _full_vae_runs(
             solve, empty, scale, G, gamma, n_orient, weights_init,
-            min_evidence, n_restarts, random_state,
+            min_evidence, n_restarts, random_state, neighbors, data,
         )
 
 
@@ -368,12 +383,16 @@ def _embed(sub, cols, n_sources):
 
 
 def _full_vae_runs(solve, empty, scale, G, gamma, n_orient, weights_init,
-                   min_evidence, n_restarts, random_state):
+                   min_evidence, n_restarts, random_state, neighbors=None,
+                   data=None):
     """Run ``solve`` from each start, select sources by evidence, keep the
     lowest optimum. ``solve(G_cols, weights_init, gamma)`` minimises cost
     (18) (or the joint cost of many responses) on some columns of G,
     ``empty(G, gamma)`` is the estimate without sources and ``scale()`` the
-    weight scale of the random restarts."""
+    weight scale of the random restarts. With ``neighbors`` (and a
+    threshold), split sources are merged after the selection
+    (:func:`~vaesource.solvers._location.merge_split`, on the responses
+    ``data(result)``)."""
     G = np.asarray(G, float)
     n_loc = G.shape[1] // n_orient
     threshold = _check_min_evidence(min_evidence, n_loc)
@@ -396,6 +415,11 @@ def _full_vae_runs(solve, empty, scale, G, gamma, n_orient, weights_init,
                 result, lambda locs, w, g=noise: refit(locs, w, g),
                 threshold, n_loc,
             )
+            if neighbors is not None:
+                result = merge_split(
+                    result, lambda locs, w, g=noise: refit(locs, w, g),
+                    threshold, neighbors, G, data,
+                )
         runs.append(result)
         if n_restarts > 1:
             logger.info("restart %d/%d: %d location(s), cost %.6g", k + 1,
