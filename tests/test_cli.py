@@ -31,6 +31,7 @@ RUNS = {
     ("bench", "fig2-sensitivity"): (["bench", "fig2-sensitivity"],
                                     _bench.bench_sensitivity),
     ("bench", "cortical"): (["bench", "cortical"], _bench.bench_cortical),
+    ("bench", "calibration"): (["bench", "calibration"], _bench.bench_calibration),
     ("bench", "speed"): (["bench", "speed"], _bench.bench_speed),
     ("batch",): (["batch", "--manifest", "m.csv", "--out", "o"], _batch.run),
 }

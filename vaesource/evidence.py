@@ -11,11 +11,12 @@ posterior covariance into pointwise credible bands of the time courses.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 
-from .solvers import inclusion_probability
+from .solvers import auto_min_evidence, inclusion_probability
 
 
 @dataclass(repr=False)
@@ -69,8 +70,14 @@ class SourceTable:
         Probability held by the regions (0.95).
     merged : array of int, shape (n,)
         Number of selected locations each source stands for: 2 or more
-        where the evidence found one source split over neighbouring
-        locations and merged them (``vae_result.info["merges"]``).
+        where the estimate was made with ``merge_split=True`` and the
+        evidence merged them (``vae_result.info["merges"]``).
+    source : array of int, shape (n,)
+        The source each row belongs to, as the row of its strongest part:
+        ``source[i] != i`` where row ``i`` is a part of a source split over
+        neighbouring locations, which one source in between explains as well
+        up to what a second source must earn (the selection's threshold;
+        :func:`source_groups`). Such rows are one source, not several.
     """
 
     location: np.ndarray
@@ -85,11 +92,43 @@ class SourceTable:
     frequency: np.ndarray | None
     min_evidence: float | None
     n_locations: int
-    region_size: np.ndarray | None = None
-    region_radius_mm: np.ndarray | None = None
     region_level: float = 0.95
     merged: np.ndarray | None = None
-    _regions: list | None = None
+    _locate: object = None  # computes the regions when first asked for
+    _located: dict | None = None
+
+    def _where(self, key):
+        """The regions, sources and groups, computed once when first used
+        (they take a few tenths of a second on a fine grid)."""
+        if self._located is None:
+            self._located = (dict(regions=None, source=None, groups=None,
+                                  region_size=None, region_radius_mm=None)
+                             if self._locate is None else self._locate())
+            self._locate = None
+        return self._located[key]
+
+    @property
+    def region_size(self):
+        """Number of locations in each source's location region, (n,)."""
+        return self._where("region_size")
+
+    @property
+    def region_radius_mm(self):
+        """Largest distance (mm) from each source's location to its region's."""
+        return self._where("region_radius_mm")
+
+    @property
+    def source(self):
+        """The source each row belongs to (the row of its strongest part)."""
+        return self._where("source")
+
+    @property
+    def _regions(self):
+        return self._where("regions")
+
+    @property
+    def _groups(self):
+        return self._where("groups")
 
     def __len__(self):
         return self.location.size
@@ -126,7 +165,9 @@ class SourceTable:
             ``amplitude_nAm``, ``evidence``, ``probability``,
             ``posterior_sd_nAm``, ``region_size``, ``region_radius_mm``,
             ``region`` (its locations: ``pos_mm`` and ``probability``),
-            ``merged`` and, with restarts, ``frequency``.
+            ``merged``, ``source`` (the location of the strongest part of
+            the source the row belongs to) and, with restarts,
+            ``frequency``.
         """
         out = []
         for i in np.argsort(-self.evidence, kind="stable"):
@@ -149,6 +190,8 @@ class SourceTable:
                     for p_, q in zip(pos, prob)]
             if self.merged is not None:
                 row["merged"] = int(self.merged[i])
+            if self.source is not None:
+                row["source"] = int(self.location[self.source[i]])
             if self.frequency is not None:
                 row["frequency"] = float(self.frequency[i])
             out.append(row)
@@ -185,6 +228,8 @@ class SourceTable:
                 line += f" {region:>12s}"
             if self.frequency is not None:
                 line += f" {row['frequency']:8.2f}"
+            if row.get("source", row["location"]) != row["location"]:
+                line += f"  (part of the source at location {row['source']})"
             lines.append(line)
         if len(self) > max_rows:
             lines.append(f"... and {len(self) - max_rows} more")
@@ -319,37 +364,145 @@ def location_regions(result, level=0.95, neighbors=None, cell_error=True):
     lf = result.info["lead_field"]
     if neighbors is None:
         neighbors = SourceNeighbors(lf.source_rr)
-    G, weights, data, which = _relocation_data(result)
-    k = result.n_orient
-    # time courses: the data's own columns (not a thin factor of epochs)
-    timed = all(M.shape[1] == n for M, _, n in data)
-    regions = []
-    base = None
-    for loc in result.locations:
-        cand = neighbors(int(loc))
-        if cell_error:
-            cell, blocks, frame = _cell_points(G, cand, k, neighbors, lf)
-        else:
-            cell, blocks = np.arange(cand.size), None
-            frame = _frames(lf, cand, cand, np.zeros(cand.size))
-        rel, base = relocate(G, weights, data, k, [int(loc)], cand[cell],
-                             means=timed, responses=base, blocks=blocks)
-        # the posterior of the points, then of the cells (equal prior over
-        # each cell's points)
+    problem = _problem(result, level, neighbors, cell_error)
+    return [problem.region([int(loc)]) for loc in result.locations]
+
+
+class _Problem:
+    """A solved estimate, ready to move its sources (one or several
+    locations at a time) over the cells near them."""
+
+    def __init__(self, G, weights, data, k, lf, neighbors, cell_error, level, which):
+        self.G, self.weights, self.data, self.k = G, weights, data, k
+        self.lf, self.neighbors = lf, neighbors
+        self.cell_error, self.level, self.which = cell_error, level, which
+        # time courses: the data's own columns (not a thin factor of epochs)
+        self.timed = all(M.shape[1] == n for M, _, n in data)
+        self._base = None
+
+    def candidates(self, moved):
+        return np.unique(np.concatenate([self.neighbors(a) for a in moved]))
+
+    def points(self, moved, cand):
+        """The cells near the source worth a look, and their points: the
+        grid's own locations first; the cells whose location is within
+        :data:`CELL_MARGIN` of the best are covered by points."""
+        from .solvers._location import relocate
+
+        if not self.cell_error:
+            return np.arange(cand.size), (cand, cand, np.zeros(cand.size))
+        rel, self._base = relocate(self.G, self.weights, self.data, self.k,
+                                   moved, cand, means=False, responses=self._base)
+        near = rel.delta_cost <= rel.delta_cost.min() + CELL_MARGIN
+        cell, (a, b, f) = _cell_points(cand[near], self.neighbors)
+        return np.flatnonzero(near)[cell], (a, b, f)
+
+    def relocate(self, moved, points, per_sample=False):
+        """Move the source made of ``moved`` to ``points`` ``(a, b, f)``."""
+        from .solvers._location import relocate
+
+        blocks, frame = _point_gains(self.G, self.lf, *points)
+        rel, self._base = relocate(
+            self.G, self.weights, self.data, self.k, moved, points[0],
+            means=False, responses=self._base, blocks=blocks,
+            per_sample=per_sample and self.timed)
+        return rel, frame
+
+    def region(self, moved):
+        """The region of the source made of ``moved`` (its posterior over
+        the cells' points; the band is computed when asked for)."""
+        cand = self.neighbors(moved[0]) if len(moved) == 1 else self.candidates(moved)
+        cell, points = self.points(moved, cand)
+        rel, _ = self.relocate(moved, points)
         q = rel.probability()
+        # the posterior of the cells (equal prior over each cell's points)
         p = np.bincount(cell, weights=q, minlength=cand.size)
         order = np.argsort(-p, kind="stable")
-        n_in = int(np.searchsorted(np.cumsum(p[order]), level * (1 - 1e-12)) + 1)
+        n_in = int(np.searchsorted(np.cumsum(p[order]), self.level * (1 - 1e-12)) + 1)
         n_in = min(n_in, order.size)
-        regions.append(_Region(
+        return _Region(
             candidates=cand[order], probability=p[order], n_in=n_in,
-            relocation=dict(
-                points=q, cell=cell, delta_cost=rel.delta_cost,
-                weight=rel.weight, means=rel.means, covs=rel.covs,
-                response=which, **frame),
-            positions_all=lf.source_rr[cand[order]],
-        ))
-    return regions
+            relocation=dict(points=q, where=points, moved=list(moved),
+                            delta_cost=rel.delta_cost, weight=rel.weight),
+            positions_all=self.lf.source_rr[cand[order]],
+        )
+
+    def band_terms(self, region):
+        """The posterior of the region's likely points, per sample."""
+        rel = region.relocation
+        q = rel["points"]
+        keep = q >= _MIN_POINT * q.max()
+        points = tuple(x[keep] for x in rel["where"])
+        moved_rel, frame = self.relocate(rel["moved"], points, per_sample=True)
+        return q[keep] / q[keep].sum(), moved_rel, frame
+
+    def merge_cost(self, moved):
+        """Rise of cost (18) when the locations ``moved`` are one source at
+        the best point of their cells."""
+        cand = self.candidates(moved)
+        _, points = self.points(moved, cand)
+        rel, _ = self.relocate(moved, points)
+        return float(rel.delta_cost.min())
+
+
+#: Cells whose own location is within this rise of cost (18) of the best
+#: are covered by points (the others hold less than exp(-CELL_MARGIN / 2)
+#: of the posterior unless their edges fit far better than their centre).
+CELL_MARGIN = 30.0
+
+
+def source_groups(result, threshold, neighbors=None, level=0.95):
+    """Pairs of selected locations that the evidence says are one source.
+
+    Two active locations whose neighbourhoods overlap are moved together to
+    each point of their cells (:func:`location_regions`); when cost (18)
+    rises by less than ``threshold`` (the evidence a location needs to be
+    kept) at the best point, one source there explains the data as well as
+    the two do, up to what a second source must earn: they are one source,
+    split over the grid. The pairs with the smallest rise go first; a
+    location belongs to one pair at most.
+
+    Parameters
+    ----------
+    result : SolverResult
+        The ``vae_result`` of a full-VAE estimate.
+    threshold : float
+        Evidence threshold (the selection's ``min_evidence``).
+    neighbors : callable | None
+        ``neighbors(location)``: its candidates. Default
+        :class:`SourceNeighbors` (within 20 mm, at least the nearest 20).
+    level : float
+        Probability held by each pair's region.
+
+    Returns
+    -------
+    source : array of int, shape (n_active_locations,)
+        The source of each active location, as the index of its strongest
+        part.
+    groups : dict
+        Index of the strongest part -> the region of the pair moved
+        together (its band is the whole source's).
+    """
+    problem = _problem(result, level, neighbors)
+    locs = [int(v) for v in result.locations]
+    hoods = [set(problem.neighbors(a).tolist()) for a in locs]
+    tests = []
+    for x in range(len(locs)):
+        for y in range(x + 1, len(locs)):
+            if locs[y] in hoods[x] or locs[x] in hoods[y]:
+                d = problem.merge_cost([locs[x], locs[y]])
+                if d < threshold:
+                    tests.append((d, x, y))
+    strength = result.row_norms[result.locations] if locs else np.zeros(0)
+    source = np.arange(len(locs))
+    groups = {}
+    for d, x, y in sorted(tests):
+        if source[x] != x or source[y] != y or x in groups or y in groups:
+            continue
+        head, part = (x, y) if strength[x] >= strength[y] else (y, x)
+        source[part] = head
+        groups[head] = problem.region([locs[head], locs[part]])
+    return source, groups
 
 
 #: A cell's points: its location and the points this far towards each of
@@ -359,18 +512,12 @@ CELL_FRACTIONS = (0.25, 0.5)
 N_CELL = 6
 
 
-def _cell_points(G, candidates, k, neighbors, lf):
-    """Points covering each candidate's cell and their gains.
-
-    A source a fraction ``f`` of the way from location ``j`` to a neighbour
-    ``n`` has, to first order, the lead field ``(1 - f) L_j + f L_n`` (x, y,
-    z components) and the orientation frame of the cortex there: the normal
-    ``(1 - f) nn_j + f nn_n`` (normalised) and two tangents, weighted as
-    the grid's columns are. With a fixed orientation the normal columns are
-    interpolated. Returns the cell of each point (index into
-    ``candidates``), the gains, shape (n_points, n_sensors, k), and the
-    points' frames (:func:`_frames`).
-    """
+def _cell_points(candidates, neighbors):
+    """Points covering each candidate's cell: the location itself and the
+    points :data:`CELL_FRACTIONS` of the way towards each of its
+    :data:`N_CELL` nearest locations. Returns the cell of each point (index
+    into ``candidates``) and the points as ``(a, b, f)``: ``f`` of the way
+    from location ``a`` to location ``b``."""
     cell, a, b, f = [], [], [], []
     for c, j in enumerate(candidates):
         cell.append(c)
@@ -380,13 +527,27 @@ def _cell_points(G, candidates, k, neighbors, lf):
             for frac in CELL_FRACTIONS:
                 cell.append(c)
                 a.append(j), b.append(n), f.append(frac)
-    a, b, f = np.array(a, int), np.array(b, int), np.array(f)
+    return (np.array(cell, int),
+            (np.array(a, int), np.array(b, int), np.array(f, float)))
+
+
+def _point_gains(G, lf, a, b, f):
+    """The gains of points ``f`` of the way from ``a`` to ``b``, shape
+    (n_points, n_sensors, k), and their frames (:func:`_frames`).
+
+    A source there has, to first order, the lead field ``(1 - f) L_a + f
+    L_b`` (x, y, z components) and the orientation frame of the cortex
+    there: the normal ``(1 - f) nn_a + f nn_b`` (normalised) and two
+    tangents, weighted as the grid's columns are. With a fixed orientation
+    the normal columns are interpolated.
+    """
+    k = lf.n_orient
     frame = _frames(lf, a, b, f)
     Gl = G.reshape(G.shape[0], -1, k)
     if k == 1:
         blocks = (1 - f)[:, None, None] * Gl[:, a].transpose(1, 0, 2) + \
             f[:, None, None] * Gl[:, b].transpose(1, 0, 2)
-        return np.array(cell, int), blocks, frame
+        return blocks, frame
     sw = lf.source_weighting.reshape(-1, k)
     nn = lf.source_nn.reshape(-1, k, 3)
     # x, y, z lead fields (whitened): L = (G_j / sw_j) nn_j
@@ -394,7 +555,7 @@ def _cell_points(G, candidates, k, neighbors, lf):
     L_b = np.einsum("spk,pkd->psd", Gl[:, b] / sw[b], nn[b])
     L = (1 - f)[:, None, None] * L_a + f[:, None, None] * L_b
     blocks = np.einsum("psd,pkd->psk", L, frame["nn"]) * frame["scale"][:, None, :]
-    return np.array(cell, int), blocks, frame
+    return blocks, frame
 
 
 def _frames(lf, a, b, f):
@@ -459,15 +620,11 @@ def source_table(result, level=0.95):
         hemi.append(kinds[s])
     restarts = result.info.get("restarts")
     selection = result.info.get("selection")
-    regions = None
+    locate = None
     if locs.size == 0 or "noise_cov" not in result.info or "noise_basis" in result.info:
-        regions = location_regions(result, level)
-    size = radius = None
-    if regions is not None:
-        size = np.array([r.n_in for r in regions], int)
-        radius = np.array([
-            1e3 * np.max(np.linalg.norm(r.positions - lf.source_rr[loc], axis=1))
-            for r, loc in zip(regions, locs)])
+        threshold = (auto_min_evidence(lf.n_sources) if selection is None
+                     else selection["min_evidence"])
+        locate = functools.partial(_locate_sources, result, level, threshold)
     parts = {}  # selected locations each merged source stands for
     for m in result.info.get("merges", []):
         parts[m["location"]] = sum(parts.pop(a, 1) for a in m["merged"])
@@ -481,9 +638,22 @@ def source_table(result, level=0.95):
         frequency=None if restarts is None else restarts["frequency"],
         min_evidence=None if selection is None else selection["min_evidence"],
         n_locations=lf.n_sources,
-        region_size=size, region_radius_mm=radius, region_level=level,
-        merged=merged, _regions=regions,
+        region_level=level, merged=merged, _locate=locate,
     )
+
+
+def _locate_sources(result, level, threshold):
+    """Regions, sizes, radii, sources and groups of a table."""
+    lf = result.info["lead_field"]
+    locs = result.locations
+    regions = location_regions(result, level)
+    source, groups = source_groups(result, threshold, level=level)
+    radius = np.array([
+        1e3 * np.max(np.linalg.norm(r.positions - lf.source_rr[loc], axis=1))
+        for r, loc in zip(regions, locs)])
+    return dict(regions=regions, source=source, groups=groups,
+                region_size=np.array([r.n_in for r in regions], int),
+                region_radius_mm=radius)
 
 
 def _physical_rows(result):
@@ -502,7 +672,7 @@ def _hemi_names(lf):
     return ["vol"] * len(src)
 
 
-def credible_interval(estimate, level=0.95, location=False):
+def credible_interval(estimate, level=0.95, location=False, merged=False):
     """Pointwise credible band of a full-VAE estimate's time courses.
 
     On the grid (``location=False``) the posterior of the sources is
@@ -531,6 +701,11 @@ def credible_interval(estimate, level=0.95, location=False):
     location : bool
         Include the uncertainty of the sources' locations (above). False:
         the band of the estimate's own locations.
+    merged : bool
+        With ``location``: rows that are one source split over the grid
+        (:attr:`SourceTable.source`) get one band, of the whole source's
+        amplitude (all of its rows moved together, :func:`source_groups`),
+        on the row of its strongest part; its other rows are NaN.
 
     Returns
     -------
@@ -552,7 +727,7 @@ def credible_interval(estimate, level=0.95, location=False):
         raise ValueError(f"The 'level' parameter must be in (0, 1), got {level}.")
     lower, upper = estimate.copy(), estimate.copy()
     if location:
-        lower.data, upper.data = _location_band(estimate, table, level)
+        lower.data, upper.data = _location_band(estimate, table, level, merged)
         return lower, upper
     z = norm.ppf(0.5 + level / 2)
     lf = result.info["lead_field"]
@@ -585,49 +760,61 @@ def credible_interval(estimate, level=0.95, location=False):
 _MIN_POINT = 1e-4
 
 
-def _location_band(estimate, table, level):
+def _location_band(estimate, table, level, merged=False):
     """The band of each source's mixture over the points of its region."""
-    if table._regions is None or any(
-            r.relocation["means"] is None for r in table._regions):
+    result = estimate.vae_result
+    if table._regions is None or "n_epochs" in result.info:
         raise ValueError(
             "This estimate has no location posterior with time courses (an "
             "estimate of many epochs' shared support, or of learned "
             "per-channel noise): use location=False."
         )
+    problem = _problem(result, table.region_level)
     data = estimate.data
     lo, hi = np.zeros_like(data), np.zeros_like(data)
     nn_rows = _row_normals(estimate)
     for i, region in enumerate(table._regions):
-        rel = region.relocation
-        c = rel["response"]
-        q = rel["points"]
-        keep = q >= _MIN_POINT * q.max()
-        q = q[keep] / q[keep].sum()
-        scale = rel["scale"][keep]
-        mu = rel["means"][c][keep] * scale[:, :, None]  # (p, k, t) A·m
-        C = rel["covs"][c][keep] * scale[:, :, None] * scale[:, None, :]
-        nn = rel["nn"][keep]  # (p, k, 3)
-        if data.ndim == 3:  # vector: each of x, y, z
-            mu_xyz = np.einsum("pkt,pkd->pdt", mu, nn)
-            C_xyz = np.einsum("pad,pab,pbe->pde", nn, C, nn)
-            sd = np.sqrt(np.maximum(np.diagonal(C_xyz, axis1=1, axis2=2), 0))
-            for d in range(3):
-                lo[i, d], hi[i, d] = _mixture_band(
-                    q, mu_xyz[:, d], np.broadcast_to(sd[:, d, None], mu_xyz[:, d].shape),
-                    level)
-        elif mu.shape[1] == 1:  # fixed: signed along the row's normal
-            sign = np.sign(nn[:, 0] @ nn_rows[i])
-            sign[sign == 0] = 1.0
-            sd = np.sqrt(np.maximum(C[:, 0, 0], 0))[:, None]
-            lo[i], hi[i] = _mixture_band(
-                q, sign[:, None] * mu[:, 0], np.broadcast_to(sd, mu[:, 0].shape), level)
-        else:  # the norm over orientations, delta method per point
-            size = np.linalg.norm(mu, axis=1)
-            u = mu / np.where(size > 0, size, 1.0)[:, None, :]
-            var = np.einsum("pat,pab,pbt->pt", u, C, u)
-            lo[i], hi[i] = _mixture_band(q, size, np.sqrt(np.maximum(var, 0)), level)
-            lo[i] = np.maximum(lo[i], 0.0)
+        if merged and table.source is not None and table.source[i] != i:
+            lo[i] = hi[i] = np.nan  # a part of the source on another row
+            continue
+        if merged and i in table._groups:
+            region = table._groups[i]
+        q, rel, frame = problem.band_terms(region)
+        lo[i], hi[i] = _region_band(q, rel, frame, problem.which, data.ndim,
+                                    nn_rows[i], level)
     return lo, hi
+
+
+def _problem(result, level=0.95, neighbors=None, cell_error=True):
+    lf = result.info["lead_field"]
+    if neighbors is None:
+        neighbors = SourceNeighbors(lf.source_rr)
+    G, weights, data, which = _relocation_data(result)
+    return _Problem(G, weights, data, result.n_orient, lf, neighbors,
+                    cell_error, level, which)
+
+
+def _region_band(q, rel, frame, c, ndim, normal, level):
+    """The band of one source: the mixture, with weights ``q``, of its
+    posteriors at the points (``rel``, response ``c``)."""
+    scale = frame["scale"]
+    mu = rel.means[c] * scale[:, :, None]  # (p, k, t) A·m
+    # per sample covariances (p, t, k, k), A·m^2
+    C = rel.covs[c] * scale[:, None, :, None] * scale[:, None, None, :]
+    nn = frame["nn"]  # (p, k, 3)
+    if ndim == 3:  # vector: each of x, y, z
+        mu_xyz = np.einsum("pkt,pkd->pdt", mu, nn)
+        C_xyz = np.einsum("pad,ptab,pbe->ptde", nn, C, nn)
+        sd = np.sqrt(np.maximum(np.diagonal(C_xyz, axis1=2, axis2=3), 0))
+        bands = [_mixture_band(q, mu_xyz[:, d], sd[:, :, d], level) for d in range(3)]
+        return np.stack([b[0] for b in bands]), np.stack([b[1] for b in bands])
+    if mu.shape[1] == 1:  # fixed: signed along the row's normal
+        sign = np.sign(nn[:, 0] @ normal)
+        sign[sign == 0] = 1.0
+        sd = np.sqrt(np.maximum(C[:, :, 0, 0], 0))
+        return _mixture_band(q, sign[:, None] * mu[:, 0], sd, level)
+    # the norm over orientations: its quantiles, by sampling
+    return _norm_band(q, mu, C, level)
 
 
 def _row_normals(estimate):
@@ -636,6 +823,33 @@ def _row_normals(estimate):
     lf = result.info["lead_field"]
     k = result.n_orient
     return lf.source_nn[result.active_set[::k]]
+
+
+#: Draws per point of the norm's distribution (fixed seed: the same band
+#: for the same estimate).
+N_DRAWS = 256
+
+
+def _norm_band(q, mu, C, level):
+    """Quantiles at each time of the norm ``|x|`` of the mixture of
+    Gaussians ``N(mu_p(t), C_p(t))`` with weights ``q``: a component the
+    sensors do not see (a radial dipole in a sphere) keeps its prior
+    variance, which the band of the norm must include."""
+    p, k, n_t = mu.shape
+    z = np.random.default_rng(0).standard_normal((N_DRAWS, k))
+    # C = L L^T per point and time (eigh: C may be singular)
+    lam, V = np.linalg.eigh(C)  # (p, t, k), (p, t, k, k)
+    L = V * np.sqrt(np.maximum(lam, 0))[:, :, None, :]
+    x = mu.transpose(0, 2, 1)[:, :, None, :] + np.einsum("ptab,db->ptda", L, z)
+    size = np.linalg.norm(x, axis=-1)  # (p, t, draws)
+    size = size.transpose(1, 0, 2).reshape(n_t, -1)
+    wts = np.repeat(q / N_DRAWS, N_DRAWS)
+    order = np.argsort(size, axis=1)
+    ranked = np.take_along_axis(size, order, axis=1)
+    cum = np.cumsum(wts[order], axis=1)
+    rows = np.arange(n_t)
+    return [ranked[rows, np.argmax(cum >= target * cum[:, -1:], axis=1)]
+            for target in ((1 - level) / 2, (1 + level) / 2)]
 
 
 def _mixture_band(q, mu, sd, level, n_iter=60):

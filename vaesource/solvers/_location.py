@@ -131,7 +131,9 @@ def _candidates_terms(resp, A_J, A_S, T, B_S, k):
 
 def _one_dim(lam, cc, n, w_ref):
     """Minimise ``f(w) = sum_a [n_a log(1 + w lam_a) - c_a w / (1 + w lam_a)]``
-    over ``w >= 0`` for each row; returns ``(w*, f(w*))``."""
+    over ``w >= 0`` for each row (a grid over twelve decades around
+    ``w_ref``, a scalar or one per row, then bisection on ``f'``); returns
+    ``(w*, f(w*))``."""
     lam = np.maximum(lam, 0.0)
 
     def f(w):
@@ -143,14 +145,15 @@ def _one_dim(lam, cc, n, w_ref):
         q = 1.0 + w[:, None] * lam
         return np.sum((n * lam * q - cc) / q**2, axis=-1)
 
-    grid = w_ref * _GRID
-    vals = f(np.broadcast_to(grid, (lam.shape[0], grid.size)))
+    rows = np.arange(lam.shape[0])
+    grid = np.multiply.outer(np.broadcast_to(w_ref, rows.shape), _GRID)
+    vals = f(grid)
     b = np.argmin(vals, axis=1)
-    best_w = grid[b]
-    best_f = vals[np.arange(b.size), b]
+    best_w = grid[rows, b]
+    best_f = vals[rows, b]
     # refine between the grid neighbours by bisection on f' (log scale)
-    lo = np.log(grid[np.maximum(b - 1, 0)])
-    hi = np.log(grid[np.minimum(b + 1, grid.size - 1)])
+    lo = np.log(grid[rows, np.maximum(b - 1, 0)])
+    hi = np.log(grid[rows, np.minimum(b + 1, _GRID.size - 1)])
     for _ in range(60):
         mid = 0.5 * (lo + hi)
         pos = df(np.exp(mid)) > 0
@@ -162,7 +165,7 @@ def _one_dim(lam, cc, n, w_ref):
     best_w = np.where(better, w, best_w)
     best_f = np.where(better, fw, best_f)
     # w = 0 (the source leaves) is a candidate too
-    zero = best_f > 0
+    zero = best_f >= 0
     return np.where(zero, 0.0, best_w), np.where(zero, 0.0, best_f)
 
 
@@ -171,7 +174,7 @@ def _responses(G, w_cols, data):
 
 
 def relocate(G, w_cols, data, n_orient, moved, candidates, *, means=True,
-             responses=None, blocks=None):
+             responses=None, blocks=None, per_sample=False):
     """Move the source made of the active locations ``moved`` to each
     candidate location.
 
@@ -199,6 +202,13 @@ def relocate(G, w_cols, data, n_orient, moved, candidates, *, means=True,
         columns); default the candidates' own ``n_orient`` columns of
         ``G``. The posterior means and covariances are of all ``m``
         components.
+    per_sample : bool
+        The posterior of the moved source with the best variance for each
+        time sample alone (empirical Bayes per sample) rather than the one
+        variance ``w`` of all samples: the prior ``N(0, w)`` of cost (18),
+        the same at every sample, shrinks the peak of a transient time
+        course towards its mean power. ``covs`` are then per sample, shape
+        ``(n_cand, n_t, m, m)``. The location (``delta_cost``) is unchanged.
 
     Returns
     -------
@@ -248,14 +258,34 @@ def relocate(G, w_cols, data, n_orient, moved, candidates, *, means=True,
     w_best, f_best = _one_dim(lam, cc, nn, w_ref)
     mus, covs = [], []
     for vals, U, UB in eig:
+        if per_sample:
+            mu, C = _per_sample(vals, U, UB, w_best)
+            mus.append(mu)
+            covs.append(C)
+            continue
         g = w_best[:, None] / (1.0 + w_best[:, None] * np.maximum(vals, 0))
         covs.append(np.einsum("jab,jb,jcb->jac", U, g, U))
         if means:
             mus.append(np.einsum("jab,jb,jbt->jat", U, g, UB))
     return Relocation(
         candidates=np.asarray(candidates, int), delta_cost=f_best - f_now,
-        weight=w_best, means=mus if means else None, covs=covs,
+        weight=w_best, means=mus if means or per_sample else None, covs=covs,
     ), responses
+
+
+def _per_sample(vals, U, UB, w_ref):
+    """Posterior of the moved source with a variance of its own at each
+    sample (the best for that sample alone), instead of the one variance
+    of all samples: means (n_cand, k, n_t), covariances (n_cand, n_t, k, k)."""
+    n_cand, k, n_t = UB.shape
+    lam = np.repeat(np.maximum(vals, 0), n_t, axis=0)  # (n_cand n_t, k)
+    cc = (UB.transpose(0, 2, 1) ** 2).reshape(-1, k)
+    ref = np.repeat(np.where(w_ref > 0, w_ref, 1.0), n_t)
+    w_t = _one_dim(lam, cc, np.ones(k), ref)[0]
+    g = (w_t[:, None] / (1.0 + w_t[:, None] * lam)).reshape(n_cand, n_t, k)
+    mu = np.einsum("jab,jtb,jbt->jat", U, g, UB)
+    C = np.einsum("jab,jtb,jcb->jtac", U, g, U)
+    return mu, C
 
 
 def merge_split(result, refit, threshold, neighbors, G, data):
