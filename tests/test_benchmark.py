@@ -226,3 +226,33 @@ def test_compare_on_times_the_optimum(heads):
     assert newton["cost"] <= mm["cost"] + 1e-6 * abs(mm["cost"])
     # a selected estimate keeps only a few sources; the optimum many more
     assert newton["n_active"] > 5
+
+
+def test_calibration_benchmark(tmp_path):
+    """One trial per setting: a row per true source with the coverages; on
+    the grid at SNR 10 the sources are found and their regions hold them;
+    the table, the text, the CSV and the figure are written."""
+    from vaesource.benchmark.calibration import (
+        COLUMNS,
+        CalibrationResult,
+        run_trial,
+    )
+
+    rows = []
+    for setting in ("grid", "volume"):
+        out = run_trial(setting, 10.0, 2, 0)
+        assert len(out) == 2 and all(set(r) == set(COLUMNS) for r in out)
+        rows += out
+    grid = [r for r in rows if r["setting"] == "grid"]
+    assert all(r["detected"] and r["region_covered"] for r in grid)
+    for r in rows:
+        if r["detected"]:
+            assert 0 <= r["amp_cover_location"] <= 1
+            assert r["region_size"] >= 1
+    res = CalibrationResult(rows)
+    table = res.table()
+    assert [t["setting"] for t in table] == ["volume", "grid"]
+    assert "region" in res.summary()
+    res.to_csv(tmp_path / "calibration.csv")
+    res.plot(tmp_path / "calibration.png")
+    assert (tmp_path / "calibration.png").stat().st_size > 1000

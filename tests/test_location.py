@@ -226,3 +226,55 @@ def test_location_band(on_grid):
     assert np.mean(covered) >= 0.8, covered
     with pytest.raises(ValueError, match="level"):
         credible_interval(stc, 1.5, location=True)
+
+
+@pytest.fixture(scope="module")
+def split():
+    """Two sources off the ico3 grid (ico4), SNR 3: the estimate splits
+    each over two neighbouring locations (4 rows)."""
+    from vaesource import apply_vae_inverse
+    from vaesource.datasets import template
+    from vaesource.simulation import cortical_evoked
+
+    fine, coarse = template("ico4", sensors="meg"), template("ico3", sensors="meg")
+    sim = cortical_evoked(fine, 2, snr=3.0, seed=1, inverse_template=coarse,
+                          sfreq=100.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2,
+                                verbose=False)
+    return sim, stc
+
+
+def test_split_sources_are_one_source(split):
+    """Rows that one source in between explains, up to the evidence a second
+    source must earn, are grouped: 4 rows, 2 sources, each near a true one;
+    their merged band is the whole source's."""
+    from vaesource.evidence import _problem
+
+    sim, stc = split
+    table = stc.vae_sources
+    heads = np.unique(table.source)
+    assert len(table) == 4 and heads.size == 2
+    problem = _problem(stc.vae_result)
+    norms = stc.vae_result.row_norms[stc.vae_result.locations]
+    for i, head in enumerate(table.source):
+        if head != i:
+            assert norms[head] >= norms[i]
+            cost = problem.merge_cost([int(table.location[head]), int(table.location[i])])
+            assert cost < table.min_evidence
+    for p in sim.positions:  # each true source has a group near it
+        d = 1e3 * np.linalg.norm(table.pos[heads] - p, axis=1)
+        assert d.min() < 15
+    rows = {r["location"]: r for r in table.rows()}
+    for i, head in enumerate(table.source):
+        assert rows[int(table.location[i])]["source"] == int(table.location[head])
+    lo, hi = credible_interval(stc, 0.95, location=True, merged=True)
+    parts = table.source != np.arange(len(table))
+    assert np.all(np.isnan(lo.data[parts])) and np.all(np.isfinite(lo.data[~parts]))
+    lo1, hi1 = credible_interval(stc, 0.95, location=True)
+    # the whole source is stronger than its strongest part alone
+    for h in heads:
+        t = np.argmax(stc.data[h])
+        assert hi.data[h, t] > hi1.data[h, t]
+    assert "part of the source" in table.summary()
