@@ -862,4 +862,11 @@ def _mixture_band(q, mu, sd, level, n_iter=60):
     return out
 
 
-__all__ = ["SourceTable", "credible_interval", "source_table"]
+__all__ = [
+    "SourceNeighbors",
+    "SourceTable",
+    "credible_interval",
+    "location_regions",
+    "source_groups",
+    "source_table",
+]

@@ -42,7 +42,7 @@ LEVEL = 0.95
 COLUMNS = (
     "setting", "snr", "seed", "n_sources", "source", "detected", "dist_mm",
     "region_covered", "region_size", "region_radius_mm", "amp_cover_location",
-    "amp_cover_source", "amp_cover_grid", "grid_spacing_mm",
+    "amp_cover_source", "amp_cover_grid", "grid_spacing_mm", "radial_cos",
 )
 #: A true source is found when a selected source lies within this (mm).
 TOL_MM = 15.0
@@ -129,8 +129,9 @@ def _volume_sim(n_sources, snr, rng):
     noise = np.linalg.pinv(W) @ rng.standard_normal((W.shape[0], times.size))
     evoked = mne.EvokedArray(clean * scale + noise, info, tmin=times[0], nave=1,
                              verbose=False)
+    # positions and the forward's x, y, z (hence ``ori``) in head coordinates
     pos = true_fwd["source_rr"]
-    return evoked, fwd, cov, pos, np.abs(wav)
+    return evoked, fwd, cov, pos, np.abs(wav), ori
 
 
 def _cortex_sim(n_sources, snr, rng, on_grid):
@@ -142,7 +143,7 @@ def _cortex_sim(n_sources, snr, rng, on_grid):
         inverse_template=None if on_grid else coarse, sfreq=100.0,
     )
     return (sim.evoked, sim.forward, sim.noise_cov, sim.positions,
-            np.abs(sim.stc.data))
+            np.abs(sim.stc.data), sim.orientations)
 
 
 def run_trial(setting, snr, n_sources, trial, seed=0, merge_split=False):
@@ -169,10 +170,10 @@ def run_trial(setting, snr, n_sources, trial, seed=0, merge_split=False):
             "ignore", message="The maximum current magnitude", category=RuntimeWarning
         )
         if setting == "volume":
-            evoked, fwd, cov, pos, true_amp = _volume_sim(n_sources, snr, rng)
+            evoked, fwd, cov, pos, true_amp, ori = _volume_sim(n_sources, snr, rng)
             loose = 1.0
         else:
-            evoked, fwd, cov, pos, true_amp = _cortex_sim(
+            evoked, fwd, cov, pos, true_amp, ori = _cortex_sim(
                 n_sources, snr, rng, on_grid=setting == "grid")
             loose = 1.0 if setting == "cortex_free" else 0.2
         stc = apply_vae_inverse(evoked, fwd, cov, loose=loose,
@@ -185,13 +186,18 @@ def run_trial(setting, snr, n_sources, trial, seed=0, merge_split=False):
     tree = cKDTree(rr)
     spacing = float(np.median(tree.query(rr, 2)[0][:, 1]))
     regions = table.regions if len(table) else []
+    # how radial each source is (MEG sees only the rest, in a sphere)
+    r0 = np.asarray(_heads()[1].sphere["r0"])
+    radial = (pos - r0) / np.linalg.norm(pos - r0, axis=1, keepdims=True)
+    radial_cos = np.abs(np.sum(radial * ori, axis=1))
     rows = []
     for i, p in enumerate(pos):
         row = dict(setting=setting, snr=snr, seed=s, n_sources=n_sources,
                    source=i, detected=False, dist_mm=np.nan,
                    region_covered=False, region_size=0,
                    region_radius_mm=np.nan, amp_cover_location=np.nan,
-                   amp_cover_source=np.nan, amp_cover_grid=np.nan, grid_spacing_mm=1e3 * spacing)
+                   amp_cover_source=np.nan, amp_cover_grid=np.nan,
+                   radial_cos=float(radial_cos[i]), grid_spacing_mm=1e3 * spacing)
         if len(table):
             d = np.linalg.norm(table.pos - p, axis=1)
             j = int(np.argmin(d))
@@ -250,6 +256,8 @@ class CalibrationResult:
                 amp_location=np.mean([r["amp_cover_location"] for r in det]) if det else np.nan,
                 amp_source=np.mean([r["amp_cover_source"] for r in det]) if det else np.nan,
                 amp_grid=np.mean([r["amp_cover_grid"] for r in det]) if det else np.nan,
+                amp_tangential=np.mean([r["amp_cover_location"] for r in det
+                                        if r["radial_cos"] < 0.5]) if det else np.nan,
                 size=np.median([r["region_size"] for r in det]) if det else np.nan,
                 radius=np.median([r["region_radius_mm"] for r in det]) if det else np.nan,
                 spacing=rows[0]["grid_spacing_mm"],
@@ -282,7 +290,10 @@ class CalibrationResult:
                 ax.plot([t["snr"] for t in rows], [t[key] for t in rows], "o-",
                         label=setting)
             ax.axhline(LEVEL, color="0.5", ls="--", lw=1)
+            snrs = sorted({t["snr"] for t in table})
             ax.set_xscale("log")
+            ax.set_xticks(snrs, [f"{v:g}" for v in snrs])
+            ax.minorticks_off()
             ax.set_xlabel("SNR")
             ax.set_title(title, fontsize=10)
             ax.set_ylim(-0.02, 1.02)
@@ -299,16 +310,18 @@ class CalibrationResult:
         lines = [
             f"{'setting':<12s} {'SNR':>5s} {'found':>9s} {'region':>7s} "
             f"{'band+loc':>8s} {'source':>7s} {'grid':>6s} {'size':>5s} "
-            f"{'radius':>7s} {'grid':>6s}",
+            f"{'radius':>7s} {'grid':>6s} {'tang.':>6s}",
             f"{'':<12s} {'':>5s} {'':>9s} {'covers':>7s} {'covers':>8s} "
-            f"{'band':>7s} {'band':>6s} {'(loc)':>5s} {'(mm)':>7s} {'(mm)':>6s}",
+            f"{'band':>7s} {'band':>6s} {'(loc)':>5s} {'(mm)':>7s} {'(mm)':>6s} "
+            f"{'band':>6s}",
         ]
         for t in self.table():
             lines.append(
                 f"{t['setting']:<12s} {t['snr']:5g} {t['detected']:4d}/{t['n']:<4d} "
                 f"{t['region']:7.3f} {t['amp_location']:8.3f} "
                 f"{t['amp_source']:7.3f} {t['amp_grid']:6.3f} "
-                f"{t['size']:5.1f} {t['radius']:7.1f} {t['spacing']:6.1f}")
+                f"{t['size']:5.1f} {t['radius']:7.1f} {t['spacing']:6.1f} "
+                f"{t['amp_tangential']:6.3f}")
         return "\n".join(lines)
 
 
