@@ -278,3 +278,30 @@ def test_split_sources_are_one_source(split):
         t = np.argmax(stc.data[h])
         assert hi.data[h, t] > hi1.data[h, t]
     assert "part of the source" in table.summary()
+
+
+def test_regions_of_learned_noise_and_conditions(split):
+    """Learned noise per channel type (the problem in the whitener's range,
+    with the learned covariance) and two conditions sharing a support (the
+    joint cost): regions and bands with the location exist and are finite;
+    a condition's table moves its sources under the joint cost."""
+    from vaesource import apply_vae_inverse
+
+    sim, _ = split
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2,
+                                learn_noise="type", verbose=False)
+        second = sim.evoked.copy()
+        second.data = second.data[:, ::-1].copy()  # another response
+        stcs = apply_vae_inverse([sim.evoked, second], sim.forward,
+                                 sim.noise_cov, loose=0.2, verbose=False)
+    for est in [stc] + stcs:
+        table = est.vae_sources
+        assert len(table.regions) == len(table)
+        assert np.all(table.region_size >= 1)
+        lo, hi = credible_interval(est, 0.95, location=True)
+        assert np.all(np.isfinite(lo.data)) and np.all(lo.data <= hi.data)
+    # one joint posterior of where the sources are
+    np.testing.assert_array_equal(stcs[0].vae_sources.region_size,
+                                  stcs[1].vae_sources.region_size)

@@ -149,10 +149,7 @@ class SourceTable:
         posterior probabilities, summing to ``region_level`` or more.
         """
         if self._regions is None:
-            raise ValueError(
-                "This table has no location regions (an estimate of learned "
-                "per-channel noise, or of many epochs' shared support)."
-            )
+            raise ValueError("This table has no location regions.")
         return [(r.positions, r.probabilities) for r in self._regions]
 
     def rows(self) -> list:
@@ -755,9 +752,9 @@ def _location_band(estimate, table, level, merged=False):
     result = estimate.vae_result
     if table._regions is None or "n_epochs" in result.info:
         raise ValueError(
-            "This estimate has no location posterior with time courses (an "
-            "estimate of many epochs' shared support, or of learned "
-            "per-channel noise): use location=False."
+            "This estimate has no location posterior with time courses (the "
+            "shared support of many epochs is solved on a factor of their "
+            "summed outer product, not on time samples): use location=False."
         )
     problem = _problem(result, table.region_level)
     data = estimate.data
