@@ -226,6 +226,16 @@ def run_trial(setting, snr, n_sources, trial, seed=0, merge_split=False):
     return rows
 
 
+def _mean(values):
+    values = [float(v) for v in values]
+    return float(np.mean(values)) if values else np.nan
+
+
+def _median(values):
+    values = [float(v) for v in values]
+    return float(np.median(values)) if values else np.nan
+
+
 def _row(stc, j):
     data = stc.data[j]
     return np.linalg.norm(data, axis=0) if data.ndim == 2 else data
@@ -252,14 +262,14 @@ class CalibrationResult:
             det = [r for r in rows if r["detected"]]
             out.append(dict(
                 setting=setting, snr=snr, n=len(rows), detected=len(det),
-                region=np.mean([r["region_covered"] for r in det]) if det else np.nan,
-                amp_location=np.mean([r["amp_cover_location"] for r in det]) if det else np.nan,
-                amp_source=np.mean([r["amp_cover_source"] for r in det]) if det else np.nan,
-                amp_grid=np.mean([r["amp_cover_grid"] for r in det]) if det else np.nan,
-                amp_tangential=np.mean([r["amp_cover_location"] for r in det
-                                        if r["radial_cos"] < 0.5]) if det else np.nan,
-                size=np.median([r["region_size"] for r in det]) if det else np.nan,
-                radius=np.median([r["region_radius_mm"] for r in det]) if det else np.nan,
+                region=_mean(r["region_covered"] for r in det),
+                amp_location=_mean(r["amp_cover_location"] for r in det),
+                amp_source=_mean(r["amp_cover_source"] for r in det),
+                amp_grid=_mean(r["amp_cover_grid"] for r in det),
+                amp_tangential=_mean(r["amp_cover_location"] for r in det
+                                     if r["radial_cos"] < 0.5),
+                size=_median(r["region_size"] for r in det),
+                radius=_median(r["region_radius_mm"] for r in det),
                 spacing=rows[0]["grid_spacing_mm"],
             ))
         return out
