@@ -20,7 +20,7 @@ from ..utils import (
 from ._common import _check_MG, _expand, _reduce_data
 from ._noise import learn_noise
 from ._mm import _mm_solve
-from ._newton import _kkt_violation, _newton_solve
+from ._newton import _kkt_violation, _newton_solve, _Separable
 from ._result import SolverResult, VAEParameters
 from ._select import (
     auto_min_evidence,
@@ -30,6 +30,9 @@ from ._select import (
 )
 
 _UPDATES = ("newton", "mackay", "convex", "em")
+# the separable models (diagonal VAE, autoencoder): the Newton engine, or
+# their MM engine of earlier releases
+_SEPARABLE_UPDATES = ("newton", "mm")
 
 
 def _check_common(M, G, gamma, n_orient, max_iter, tol, prune_tol, weights_init):
@@ -442,13 +445,15 @@ def diag_vae(
     *,
     gamma=1.0,
     n_orient=1,
+    update: Literal["newton", "mm"] = "newton",
     max_iter=2000,
     tol=1e-8,
+    kkt_tol=1e-6,
     prune_tol=1e-6,
     weights_init=None,
     verbose=None,
 ) -> SolverResult:
-    """Diagonal-covariance VAE inverse: minimise cost (50) by MM.
+    """Diagonal-covariance VAE inverse: minimise cost (50).
 
     With the encoder covariance restricted to ``diag(s)^2`` and the optimal
     ``s`` plugged in, the VAE energy becomes cost (50) of the paper::
@@ -461,8 +466,8 @@ def diag_vae(
     ``log|Sigma|`` is replaced by the separable ``sum_j log(gamma + w_j
     ||g_j||^2)``, which lets bad local minima appear (section 4.4).
 
-    The update is the convex-bounding MM step with the gradient of this
-    separable penalty; the cost never increases.
+    The cost never increases. Both engines start from equal weights on
+    every location (which local minimum is reached depends on the start).
 
     Parameters
     ----------
@@ -475,8 +480,27 @@ def diag_vae(
     n_orient : int
         Columns per location sharing one weight; the log term then sums
         over the location's columns.
+    update : "newton" | "mm"
+        The engine.
+
+        - ``"newton"`` (default): the working-set projected-Newton engine of
+          :func:`full_vae` on cost (50): convex-bounding MM steps while they
+          lower the cost by more than 1e-3 (relative), then projected
+          Newton steps on the exact Hessian (that of cost (18)'s data term
+          plus the penalty's diagonal), and full passes that bring in any
+          location whose derivative at zero is negative; it stops on a
+          certificate of stationarity (``kkt_tol``).
+        - ``"mm"``: the MM engine of earlier releases, the convex-bounding
+          step ``w_i <- w_i sqrt(||X_i||^2 / (n sum_j c_j / (gamma + w_i
+          c_j)))`` on all locations until the relative cost change is below
+          ``tol`` (linear convergence).
     %(max_iter)s
     %(tol)s
+    kkt_tol : float
+        ``"newton"``: stop when the largest stationarity violation of cost
+        (50) is at most this (``|rho_i - 1|`` on active locations, ``rho_i -
+        1`` on inactive ones, with ``rho_i`` the ratio of the data term's
+        derivative to the penalty's).
     %(prune_tol)s
     %(weights_init)s
     %(verbose)s
@@ -490,8 +514,8 @@ def diag_vae(
     """
     with use_log_level(verbose):
         return _vae(
-            M, G, gamma, n_orient, "convex", False, max_iter, tol, prune_tol,
-            weights_init, kind="diag", name="diag_vae",
+            M, G, gamma, n_orient, update, False, max_iter, tol, prune_tol,
+            weights_init, kind="diag", name="diag_vae", kkt_tol=kkt_tol,
         )
 
 
@@ -504,7 +528,8 @@ def _vae(
     )
     if kkt_tol is not None:
         kkt_tol = _check_positive("kkt_tol", kkt_tol, allow_zero=True)
-    _check_option("update", update, _UPDATES)
+    _check_option("update", update,
+                  _UPDATES if kind == "logdet" else _SEPARABLE_UPDATES)
     _validate_type(learn_gamma, bool, "learn_gamma")
     with _blas_single_thread():
         return _vae_impl(
@@ -528,10 +553,12 @@ def _vae_impl(
             M, G, Q, n_orient=n_orient, gamma=gamma, learn_gamma=learn_gamma,
             max_iter=max_iter, tol=tol, kkt_tol=kkt_tol, prune_tol=prune_tol,
             weights_init=weights_init, name=name, n_times=n_times,
+            penalty=None if kind == "logdet" else _Separable(kind, gamma),
         )
     else:
         out = _mm_solve(
-            M, G, Q, n_orient=n_orient, gamma=gamma, kind=kind, update=update,
+            M, G, Q, n_orient=n_orient, gamma=gamma, kind=kind,
+            update="convex" if kind == "diag" else update,
             learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
             prune_tol=prune_tol, weights_init=weights_init, eps=0.0, name=name,
             n_times=n_times,
