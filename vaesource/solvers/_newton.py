@@ -925,6 +925,11 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
     usable_locs = np.flatnonzero(prob.loc_norms2 > 0)
     n_grow = max(1, prob.n_sensors // (2 * prob.n_orient))  # fewest added
     n_passes = n_added = 0
+    if not prob.penalty.logdet and np.all(st.w[usable_locs] > 0):
+        # a separable penalty starts with every location in the working set:
+        # a first pass would only say so; solve to kkt_tol at once
+        _inner(prob, st, usable_locs, tol=tol, inner_tol=kkt_tol,
+               prune_tol=prune_tol, max_iter=max_iter, max_cols=max_cols)
     while True:
         kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
         st.parts = _parts(rho, st.w[usable_locs] > 0)
