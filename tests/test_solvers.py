@@ -581,9 +581,10 @@ def test_separable_engines_agree_on_paper_problems(setting):
     for seed in range(3):
         p = _small(setting, r=6, seed=seed)
         for model in ("diag_vae", "autoencoder"):
-            new = SOLVERS[model](p.M, p.G, gamma=p.gamma)
+            new = SOLVERS[model](p.M, p.G, gamma=p.gamma, update="newton")
             old = SOLVERS[model](p.M, p.G, gamma=p.gamma, update="mm", tol=1e-12,
                                  max_iter=20000)
+            assert new.info["update"] == "newton" and old.info["update"] == "mm"
             assert new.converged and p.success(new.X) and p.success(old.X)
             if setting == "unit":
                 assert_allclose(new.cost[-1], old.cost[-1], rtol=1e-7)
@@ -594,3 +595,13 @@ def test_separable_engines_agree_on_paper_problems(setting):
                 assert_allclose(new.cost[-1],
                                 cost_diag(p.M, p.G, new.weights, p.gamma),
                                 rtol=1e-9)
+
+
+def test_separable_auto_engine_by_size():
+    """update="auto": the MM engine on small dictionaries (figure 2's), the
+    Newton engine on large ones (more than 4 n_sensors columns)."""
+    p = _small("unit", r=6)
+    M, G = _volume_like(0)
+    for solver in (diag_vae, autoencoder):
+        assert solver(p.M, p.G, gamma=p.gamma).info["update"] == "mm"
+        assert solver(M, G, n_orient=3).info["update"] == "newton"
