@@ -482,7 +482,7 @@ class _Problem:
                 U, R, UQ, Q_res = basis
                 return _SpanSigma((U, R, UQ[:, part], Q_res[:, part]), w_cols,
                                   gamma, exact=bool(tiny))
-        return _DenseSigma(self.G[:, cols], w_cols, gamma, Q)
+        return _DenseSigma(self.G[:, _as_slice(cols)], w_cols, gamma, Q)
 
     def _basis(self, cols):
         key = cols.tobytes()
@@ -572,9 +572,19 @@ def _ratios(prob, sig, locs, w=None):
 def _loc_stats(prob, sig, cols):
     """Per location ``z_i = tr(K_ii)`` and ``||B_i||_F^2``, with ``B`` and the
     whitened columns (for the Hessian)."""
+    cols = _as_slice(cols)
     z, B, T = sig.stats(prob.G[:, cols], prob.col_norms2[cols])
     o = prob.n_orient
     return _group_sum(z, o), _group_sum(np.sum(B**2, axis=1), o), B, T
+
+
+def _as_slice(cols):
+    """Sorted column indices as a slice when they are consecutive (a view
+    of G instead of a copy)."""
+    if isinstance(cols, np.ndarray) and cols.size and \
+            cols[-1] - cols[0] + 1 == cols.size:
+        return slice(int(cols[0]), int(cols[-1]) + 1)
+    return cols
 
 
 def _data_norms(prob, sig, locs):
