@@ -482,6 +482,13 @@ class _Problem:
                 U, R, UQ, Q_res = basis
                 return _SpanSigma((U, R, UQ[:, part], Q_res[:, part]), w_cols,
                                   gamma, exact=bool(tiny))
+        if 4 * p > 3 * self.G.shape[1]:
+            # most columns active (the start of the separable penalties):
+            # all of G with zero weights elsewhere, the same sum without a
+            # copy of the active columns
+            w_all = np.zeros(self.G.shape[1])
+            w_all[cols] = w_cols
+            return _DenseSigma(self.G, w_all, gamma, Q)
         return _DenseSigma(self.G[:, _as_slice(cols)], w_cols, gamma, Q)
 
     def _basis(self, cols):
