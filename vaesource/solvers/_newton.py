@@ -55,6 +55,17 @@ the gradient ``sum_c n_c tr(K_ic) - sum_c ||B_ic||_F^2``, the MacKay ratio
 (2 B_c B_c^T - n_c K_c)`` are sums over the responses, each with its own
 factorisation of ``Sigma_c`` (sharing the QR basis of the active columns).
 
+The diagonal VAE (cost (50)) and the autoencoder (eq. 8, ``h = log``) share
+the data term ``tr[Q^T Sigma^-1 Q]`` and replace ``n log|Sigma|`` by a
+concave penalty that is a sum over locations (:class:`_Separable`): its
+derivative replaces ``n z_i`` in the MacKay ratio and its Hessian is a
+diagonal added to the data term's ``2 K o (B B^T)``. Their bad local minima
+make the path matter, so the engine follows theirs: every location starts
+active, the MM phase takes their MM engine's own update, and weights
+decaying fast (``rho_i < 1/2``) keep taking it inside the Newton steps
+(figure 2's success rates of both engines agree; see
+:func:`vaesource.solvers.diag_vae`).
+
 A learned ``gamma`` is minimised exactly (a one-dimensional problem on the
 eigenvalues of ``G_A W G_A^T``) between certified solves over the weights,
 until the noise, seen as ``n_sensors`` identity columns, is stationary too.
