@@ -265,7 +265,11 @@ class _DenseSigma(_OneSigma):
         # explicit L^-1: whitening by a triangular product is faster than
         # by TRSM
         if self._Linv is None:
-            self._Linv = lapack.dtrtri(self.L, lower=1)[0]
+            # by TRSM on the identity, not LAPACK's dtrtri: in the noiseless
+            # limit (gamma = 1e-10, Sigma's condition near 1e10) dtrtri's
+            # rounding left a paper problem (README's jeffreys r = 60, drawn
+            # with one BLAS thread) uncertified, stalled at a violation of 1
+            self._Linv = _tri(self.L, np.eye(self.L.shape[0]))
         return self._Linv
 
     def whiten(self, G_C):
