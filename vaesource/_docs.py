@@ -119,10 +119,13 @@ tmin, tmax : float | None
     Time window (s) of the data used; None for the first / last sample."""
 
 docdict["inv_update"] = """
-update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"``
+update : ``"newton"`` | ``"mackay"`` | ``"convex"`` | ``"em"`` | ``"mm"``
     Engine of the full VAE (see :func:`vaesource.solvers.full_vae`):
     the working-set Newton engine (default, stops on a certificate of
-    stationarity) or the MM updates of earlier releases."""
+    stationarity) or the MM updates of earlier releases. The diagonal VAE
+    and the autoencoder have the Newton engine too (``"newton"``) and one
+    MM engine each, which ``"mm"`` or any of the full VAE's MM values
+    selects."""
 
 docdict["inv_min_evidence"] = """
 min_evidence : float | ``"auto"`` | None

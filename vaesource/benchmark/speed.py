@@ -19,7 +19,11 @@ Three problem families, each timed side by side in one run:
     (5124 columns); :func:`vaesource.apply_vae_inverse` (both engines),
     :func:`mne.inverse_sparse.gamma_map` and
     :func:`mne.inverse_sparse.mixed_norm` (alpha by the noise rule of
-    :func:`vaesource.compare.mxne_noise_alpha`).
+    :func:`vaesource.compare.mxne_noise_alpha`). On the ico3 problems also
+    the diagonal VAE and the autoencoder with both of their engines
+    (``update="newton"`` and ``"mm"``), their costs (50) and (8) recomputed
+    by :func:`vaesource.solvers.cost_diag` and
+    :func:`vaesource.solvers.ae_energy`.
 ``volume``
     The real 7 mm volume of MNE's sample subject (testing data, "Left + Right
     Auditory", 305 x 12471 columns after whitening), with both noise
@@ -124,7 +128,10 @@ def solve_times(n_trials):
         for r in (30, 60, 90):
             probs = [paper_problem(setting, r, seed=1000 + t) for t in range(n_trials)]
             cells = []
-            for model in MODELS + ("mackay",):
+            # diag_vae and autoencoder run their MM engine here by default
+            # (update="auto" on a small dictionary): their Newton engine too
+            for model in MODELS + ("mackay", "diag_vae[newton]",
+                                   "autoencoder[newton]"):
                 wall, its, ok = [], [], 0
                 for p in probs:
                     with warnings.catch_warnings():
@@ -144,6 +151,9 @@ def _run(model, p):
         return solvers.group_lasso(p.M, p.G, alpha=p.group_lasso_alpha)
     if model == "mackay":
         return solvers.full_vae(p.M, p.G, gamma=p.gamma, update="mackay")
+    if model.endswith("]"):
+        name, update = model[:-1].split("[")
+        return getattr(solvers, name)(p.M, p.G, gamma=p.gamma, update=update)
     return getattr(solvers, METHODS[model].solver)(p.M, p.G, gamma=p.gamma)
 
 
@@ -151,13 +161,20 @@ def versus_gamma_map(n_trials, r=60, setting="unit"):
     """Newton and MM engines vs MNE's kernel on one paper setting."""
     print(f"\n  {setting}, r={r}: full_vae (Newton / MM) vs MNE's gamma-MAP "
           "kernel (its default MacKay update)")
-    ratios = []
+    ratios, ratios_default = [], []
     for t in range(n_trials):
         p = paper_problem(setting, r, seed=2000 + t)
         solvers.full_vae(p.M, p.G, gamma=p.gamma)  # warm caches
-        new, t_new = _timed(lambda: solvers.full_vae(p.M, p.G, gamma=p.gamma))
-        old, t_old = _timed(
-            lambda: solvers.full_vae(p.M, p.G, gamma=p.gamma, update="mackay"))
+        # a few milliseconds each: the median of three runs, the engines
+        # alternated (the machine's load varies)
+        t_new, t_old = [], []
+        for _ in range(3):
+            new, sec = _timed(lambda: solvers.full_vae(p.M, p.G, gamma=p.gamma))
+            t_new.append(sec)
+            old, sec = _timed(lambda: solvers.full_vae(
+                p.M, p.G, gamma=p.gamma, update="mackay"))
+            t_old.append(sec)
+        t_new, t_old = float(np.median(t_new)), float(np.median(t_old))
         trace = _GammaMapTrace(p.M)  # at MNE's defaults
         with use_log_level(quiet_mne="ERROR"), warnings.catch_warnings(), \
                 trace.record():
@@ -172,6 +189,7 @@ def versus_gamma_map(n_trials, r=60, setting="unit"):
             _mne_compat.gamma_map_opt(p.M, p.G, p.gamma, tol=0.0, maxit=3000)
         t_same, k = longer.time_to(c_new)
         ratios.append(t_same / t_new if t_same is not None else np.nan)
+        ratios_default.append(trace.seconds / t_new)
         print(f"    trial {t}: Newton {1e3 * t_new:6.1f} ms ({new.n_iter} it, "
               f"{new.info['n_passes']} passes, KKT "
               f"{new.info['kkt_violation']:.0e}) | MM {1e3 * t_old:6.1f} ms "
@@ -181,11 +199,15 @@ def versus_gamma_map(n_trials, r=60, setting="unit"):
               + (f"{1e3 * t_same:6.1f} ms ({k} it)" if t_same is not None
                  else "never")
               + f" | ratios MNE-same / Newton {_ratio(t_same, t_new)}, "
+              f"MNE default / Newton {_ratio(trace.seconds, t_new)}, "
               f"MM / Newton {_ratio(t_old, t_new)}")
     ok = np.asarray(ratios)[np.isfinite(ratios)]
     if ok.size:
         print(f"  median time ratio MNE / full_vae (same cost): "
               f"{np.median(ok):.1f}x (min {ok.min():.1f}x, {ok.size} trials)")
+    print(f"  median time ratio MNE at its defaults (tol 1e-6, maxit 10000) / "
+          f"full_vae: {np.median(ratios_default):.1f}x (min "
+          f"{np.min(ratios_default):.1f}x)")
     return ratios
 
 
@@ -301,6 +323,56 @@ def compare_on(evoked, fwd, cov, *, loose, depth=0.8, mxne=True):
     return out
 
 
+def separable_on(evoked, fwd, cov, *, loose, depth=0.8):
+    """The diagonal VAE and the autoencoder, both engines, on one problem.
+
+    Returns ``{model: {update: dict(seconds, n_iter, cost, n_active)}}``;
+    ``cost`` is cost (50) (:func:`vaesource.solvers.cost_diag`) or the
+    energy (8) (:func:`vaesource.solvers.ae_energy`) at the returned
+    parameters, computed apart from the solvers.
+    """
+    from ..inverse import apply_vae_inverse
+    from ..solvers import ae_energy, cost_diag
+
+    out = {}
+    for model in ("diag", "ae"):
+        out[model] = {}
+        # alternate the engines, twice each; the median of the two times
+        for update in ("mm", "newton", "mm", "newton"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                stc = apply_vae_inverse(evoked, fwd, cov, model=model,
+                                        loose=loose, depth=depth, update=update,
+                                        verbose=False)
+            res = stc.vae_result
+            M, G = res.info["M"], res.info["lead_field"].G
+            o = res.n_orient
+            if model == "diag":
+                cost = cost_diag(M, G, res.weights, res.gamma, o)
+            else:
+                par = res.params
+                cost = ae_energy(M, G, par.w_x, par.W_z, res.gamma,
+                                 eps=res.info["eps"], n_orient=o)
+            row = out[model].setdefault(update, dict(seconds=[]))
+            row["seconds"].append(res.info["seconds"])
+            row.update(n_iter=res.n_iter, cost=cost,
+                       n_active=res.active_set.size // o)
+        for row in out[model].values():
+            row["seconds"] = float(np.median(row["seconds"]))
+    return out
+
+
+def _print_separable(name, r):
+    for model, label in (("diag", "diag_vae"), ("ae", "autoencoder")):
+        new, old = r[model]["newton"], r[model]["mm"]
+        print(f"  {name} {label}: Newton {new['seconds']:6.3f} s ({new['n_iter']} "
+              f"it, {new['n_active']} active) | MM {old['seconds']:6.3f} s "
+              f"({old['n_iter']} it, {old['n_active']} active) | cost Newton - "
+              f"MM {new['cost'] - old['cost']:+.3g} (relative "
+              f"{(new['cost'] - old['cost']) / abs(old['cost']):+.1e}) | MM / "
+              f"Newton {_ratio(old['seconds'], new['seconds'])}")
+
+
 def _print_problem(name, r):
     new, old, gm = r["newton"], r["mackay"], r["gamma_map"]
     c = new["cost"]
@@ -349,6 +421,18 @@ def _summary(rows, label):
     print(f"  {label}: " + ", ".join(parts))
 
 
+def _separable_summary(rows, label):
+    for model, name in (("diag", "diag_vae"), ("ae", "autoencoder")):
+        new = np.array([r[model]["newton"]["seconds"] for r in rows])
+        old = np.array([r[model]["mm"]["seconds"] for r in rows])
+        dc = np.array([r[model]["newton"]["cost"] - r[model]["mm"]["cost"]
+                       for r in rows])
+        print(f"  {label} {name}: Newton median {np.median(new):.3f} s, MM "
+              f"{np.median(old):.3f} s = {np.median(old / new):.1f}x (min "
+              f"{np.min(old / new):.1f}x); cost Newton - MM: max {dc.max():+.3g}, "
+              f"lower in {np.sum(dc < 0)} of {dc.size}")
+
+
 def run_speed(n_trials=10, problems=PROBLEMS, threads=("1", "all")):
     """Print the speed tables; returns the measurements.
 
@@ -386,14 +470,23 @@ def run_speed(n_trials=10, problems=PROBLEMS, threads=("1", "all")):
                 print("\n3. Template cortical problems (306 MEG channels, SNR 3)")
                 for inv, loose in (("ico3", 0.2), ("ico4", 0.0)):
                     rows = []
+                    separable = []
                     for t, sim in enumerate(cortical_problems(min(n_trials, 5), inv)):
                         r = compare_on(sim.evoked, sim.forward, sim.noise_cov,
                                        loose=loose)
-                        _print_problem(f"{inv} loose {loose} #{t} "
-                                       f"({sim.n_sources} src)", r)
+                        name = f"{inv} loose {loose} #{t} ({sim.n_sources} src)"
+                        _print_problem(name, r)
                         rows.append(r)
+                        if inv == "ico3":
+                            s = separable_on(sim.evoked, sim.forward,
+                                             sim.noise_cov, loose=loose)
+                            _print_separable(name, s)
+                            separable.append(s)
                     _summary(rows, f"{inv} loose {loose}")
                     res[f"cortical_{inv}"] = rows
+                    if separable:
+                        _separable_summary(separable, f"{inv} loose {loose}")
+                        res[f"separable_{inv}"] = separable
             if "volume" in problems:
                 if _testing_data() is None:
                     print("\n4. Real 7 mm volume: testing data not found, skipped")

@@ -60,7 +60,7 @@ def apply_vae_inverse(
     rank: dict | Literal["info", "full"] | None = None,
     tmin: float | None = None,
     tmax: float | None = None,
-    update: Literal["newton", "mackay", "convex", "em"] = "newton",
+    update: Literal["newton", "mackay", "convex", "em", "mm"] = "newton",
     tol: float = 1e-8,
     kkt_tol: float = 1e-6,
     max_iter: int = 2000,
@@ -204,7 +204,7 @@ def apply_vae_operator(
     return_as_dipoles: bool = False,
     tmin: float | None = None,
     tmax: float | None = None,
-    update: Literal["newton", "mackay", "convex", "em"] = "newton",
+    update: Literal["newton", "mackay", "convex", "em", "mm"] = "newton",
     tol: float = 1e-8,
     kkt_tol: float = 1e-6,
     max_iter: int = 2000,
@@ -354,8 +354,11 @@ def _check_options(*, model, gamma, learn_gamma, pick_ori, return_residual,
             "learn_gamma=True is only available with model='full', got "
             f"model={model!r}."
         )
-    if model != "full" and update != "newton":
-        logger.info("The 'update' parameter is ignored for model=%r", model)
+    _check_option("update", update, ("newton", "mackay", "convex", "em")
+                  + (() if model == "full" else ("mm",)))
+    if model != "full" and update not in ("newton", "mm"):
+        logger.info("model=%r has one MM engine: update=%r runs it", model,
+                    update)
     return dict(
         model=model, gamma=gamma, learn_gamma=bool(learn_gamma),
         pick_ori=pick_ori, return_residual=return_residual,
@@ -472,7 +475,10 @@ def _solve(M, lf, opts):
     kw = dict(gamma=opts["gamma"], n_orient=lf.n_orient,
               max_iter=opts["max_iter"], tol=opts["tol"])
     M_s, G_s = M, lf.G
-    if model == "full":
+    if model != "full":  # their Newton engine, or their one MM engine
+        kw.update(update="newton" if opts["update"] == "newton" else "mm",
+                  kkt_tol=opts["kkt_tol"])
+    else:
         kw.update(update=opts["update"], kkt_tol=opts["kkt_tol"],
                   learn_gamma=opts["learn_gamma"] or learn_noise == "scalar",
                   min_evidence=opts["min_evidence"],

@@ -55,6 +55,17 @@ the gradient ``sum_c n_c tr(K_ic) - sum_c ||B_ic||_F^2``, the MacKay ratio
 (2 B_c B_c^T - n_c K_c)`` are sums over the responses, each with its own
 factorisation of ``Sigma_c`` (sharing the QR basis of the active columns).
 
+The diagonal VAE (cost (50)) and the autoencoder (eq. 8, ``h = log``) share
+the data term ``tr[Q^T Sigma^-1 Q]`` and replace ``n log|Sigma|`` by a
+concave penalty that is a sum over locations (:class:`_Separable`): its
+derivative replaces ``n z_i`` in the MacKay ratio and its Hessian is a
+diagonal added to the data term's ``2 K o (B B^T)``. Their bad local minima
+make the path matter, so the engine follows theirs: every location starts
+active, the MM phase takes their MM engine's own update, and weights
+decaying fast (``rho_i < 1/2``) keep taking it inside the Newton steps
+(figure 2's success rates of both engines agree; see
+:func:`vaesource.solvers.diag_vae`).
+
 A learned ``gamma`` is minimised exactly (a one-dimensional problem on the
 eigenvalues of ``G_A W G_A^T``) between certified solves over the weights,
 until the noise, seen as ``n_sensors`` identity columns, is stationary too.
@@ -76,7 +87,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import linalg
-from scipy.linalg import blas
+from scipy.linalg import blas, lapack
 
 from ..utils import ConvergenceWarning, logger, warn
 from ._common import _expand, _group_sum
@@ -92,6 +103,9 @@ _BIND_FRACTION = 1e-3
 _GROWTH = 2.0
 # Backtracking of the common entry fraction (1, 1/4, 1/16, ...).
 _ENTRY_TRIES = 6
+# Separable penalties: weights whose MacKay ratio is below this take the MM
+# step inside a Newton step (see _newton_step).
+_FOLLOW = 0.5
 # Re-solves of the bounded Newton model, and damping increases per step.
 _QP_ROUNDS = 10
 _LM_TRIES = 8
@@ -104,6 +118,114 @@ _MM_PHASE = 1e-3
 _INNER_FRACTION = 0.1
 # Columns of the full pass whitened at once (bounds the memory to one chunk).
 _CHUNK = 4096
+
+
+# ---------------------------------------------------------------------------
+# The penalty next to the data term tr[Q^T Sigma^-1 Q]
+# ---------------------------------------------------------------------------
+class _LogDet:
+    """``n log|Sigma|``: cost (18) of the full-covariance VAE.
+
+    Its derivative in ``w_i`` is ``n tr(K_ii) = n z_i``, and its Hessian
+    ``-n ||K_ij||_F^2`` is dense (the Sigma classes add it).
+    """
+
+    logdet = True
+
+    def value(self, prob, sig, w):
+        return prob.n_times * sig.logdet
+
+    def grad(self, prob, locs, w_locs, z):
+        return prob.n_times * z
+
+    def mm_steps(self, prob, locs, w_locs, rho, a2):
+        # MacKay's step, then the convex-bounding one (never raises the cost)
+        yield w_locs * rho
+        yield w_locs * np.sqrt(rho)
+
+    def entry(self, prob, locs, rho, z):
+        # the single-location optimum (exact with one column per location)
+        return (rho - 1.0) / z
+
+
+class _Separable:
+    """A penalty that is a sum over locations, so its Hessian is diagonal.
+
+    - ``kind="diag"``: ``n sum_j log(gamma + w_j ||g_j||^2)`` over columns,
+      cost (50) of the diagonal-covariance VAE with the encoder means
+      optimised away;
+    - ``kind="log"``: ``sum_i log(w_i / n + eps)`` over locations, eq. (8)
+      of the autoencoder with ``h = log`` (appendix D).
+
+    Both are concave: ``w_i = 0`` can be a local minimum (the bad minima of
+    section 4.4), and the autoencoder's derivative ``1 / (w_i + n eps)`` at
+    zero is so large that no location ever enters again.
+    """
+
+    logdet = False
+
+    def __init__(self, kind, gamma, eps=0.0):
+        self.kind, self.gamma, self.eps = kind, gamma, eps
+
+    def _cols(self, prob, locs, w_locs):
+        c = prob.col_norms2[prob.cols(locs)]
+        w = np.zeros(c.size) if w_locs is None else _expand(w_locs, prob.n_orient)
+        return c, self.gamma + w * c
+
+    def value(self, prob, sig, w):
+        if self.kind == "diag":
+            wc = _expand(w, prob.n_orient) * prob.col_norms2
+            return prob.n_times * float(np.sum(np.log(self.gamma + wc)))
+        return float(np.sum(np.log(w / prob.n_times + self.eps)))
+
+    def grad(self, prob, locs, w_locs, z):
+        if self.kind == "diag":
+            c, d = self._cols(prob, locs, w_locs)
+            return prob.n_times * _group_sum(c / d, prob.n_orient)
+        w_locs = np.zeros(locs.size) if w_locs is None else w_locs
+        with np.errstate(over="ignore", divide="ignore"):  # inf: never enters
+            return 1.0 / (w_locs + prob.n_times * self.eps)
+
+    def hess(self, prob, locs, w_locs):
+        if self.kind == "diag":
+            c, d = self._cols(prob, locs, w_locs)
+            return -prob.n_times * _group_sum((c / d) ** 2, prob.n_orient)
+        return -1.0 / (w_locs + prob.n_times * self.eps) ** 2
+
+    def mm_steps(self, prob, locs, w_locs, rho, a2):
+        # only the MM engine's own update: a MacKay-type step ``w rho`` for
+        # the diagonal VAE was 2x faster on cortical problems but led to
+        # other minima, higher in 405 of 500 figure-2 trials on Jeffreys-
+        # scaled rows (success 28 points lower at r = 20)
+        yield self.mm_update(prob, w_locs, rho, a2)
+
+    def mm_update(self, prob, w_locs, rho, a2):
+        """The MM engine's own update (it cannot raise the cost)."""
+        if self.kind == "diag":
+            # convex bounding: w sqrt(||X_i||^2 / (n sum_j c_j / (gamma + w c_j)))
+            return w_locs * np.sqrt(rho)
+        # exact minimisation of ||X_i||^2 / w + log(w / n + eps)
+        u2 = w_locs**2 * a2
+        n_eps = prob.n_times * self.eps
+        return 0.5 * (u2 + np.sqrt(u2**2 + 4.0 * u2 * n_eps))
+
+    def entry(self, prob, locs, rho, z):
+        """Single-location optimum of cost (50) from ``w_i = 0``.
+
+        A location of ``o`` columns is taken as ``o`` equal columns (norm
+        ``c``, ``k = z / o``, ``b^2 = ||B_i||^2 / o``); the derivative of
+        ``-w b^2 / (1 + w k) + n log(gamma + w c)`` vanishes at the positive
+        root of ``n c k^2 w^2 + (2 n c k - b^2 c) w + n c - b^2 gamma``.
+        """
+        if self.kind != "diag":  # never reached: rho < 1 at w = 0
+            return np.zeros(locs.size)
+        o, n, g = prob.n_orient, prob.n_times, self.gamma
+        c = prob.loc_norms2[locs] / o
+        k = z / o
+        b2 = rho * n * c / g  # rho = b^2 gamma / (n c) at w = 0
+        qa, qb, qc = n * c * k**2, 2 * n * c * k - b2 * c, n * c - b2 * g
+        disc = np.sqrt(np.maximum(qb**2 - 4 * qa * qc, 0.0))
+        return np.maximum((-qb + disc) / (2 * qa), 0.0)
 
 
 # ---------------------------------------------------------------------------
@@ -123,31 +245,50 @@ class _DenseSigma(_OneSigma):
 
     def __init__(self, G_A, w_cols, gamma, Q):
         m = G_A.shape[0]
-        Gs = np.asfortranarray(G_A * np.sqrt(w_cols))
-        S = blas.dsyrk(1.0, Gs, lower=1) if G_A.shape[1] else np.zeros((m, m))
+        # lower triangle of G_A W G_A^T; the transpose of the C-ordered
+        # scaled columns is their Fortran-ordered copy (saves one copy of
+        # the columns, a third of the syrk's time with thousands of them)
+        Gs = G_A * np.sqrt(w_cols)
+        S = (blas.dsyrk(1.0, Gs.T, lower=1, trans=1) if G_A.shape[1]
+             else np.zeros((m, m)))
         S.flat[:: m + 1] += gamma
         self.L = _chol(S, "Sigma = G diag(w) G^T + gamma I")
-        self.TQ = _tri(self.L, Q)
+        # LAPACK directly: the scipy wrappers' checks cost as much as the
+        # solve on the paper's 100 x 100 problems
+        self.TQ = lapack.dtrtrs(self.L, Q, lower=1)[0]
         self.data = float(np.sum(self.TQ**2))  # tr[Q^T Sigma^-1 Q]
         self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.L))))
         self._Linv = None
 
     @property
     def Linv(self):
-        # explicit L^-1: whitening by GEMM is faster than by TRSM
+        # explicit L^-1: whitening by a triangular product is faster than
+        # by TRSM
         if self._Linv is None:
+            # by TRSM on the identity, not LAPACK's dtrtri: in the noiseless
+            # limit (gamma = 1e-10, Sigma's condition near 1e10) dtrtri's
+            # rounding left a paper problem (README's jeffreys r = 60, drawn
+            # with one BLAS thread) uncertified, stalled at a violation of 1
             self._Linv = _tri(self.L, np.eye(self.L.shape[0]))
         return self._Linv
+
+    def whiten(self, G_C):
+        """``L^-1 G_C`` by TRMM (half the flops of a GEMM with ``L^-1``):
+        ``(G_C^T L^-T)^T``, so that C-ordered columns are not copied."""
+        if G_C.shape[1] == 0:
+            return self.Linv @ G_C
+        return blas.dtrmm(1.0, self.Linv, G_C.T, side=1, lower=1,
+                          trans_a=1).T
 
     def stats(self, G_C, norms2=None):
         """``(z, A, T)``: ``z = diag(G_C^T Sigma^-1 G_C)``, ``A = G_C^T
         Sigma^-1 Q`` and the whitened columns ``T = L^-1 G_C``."""
-        T = self.Linv @ G_C
+        T = self.whiten(G_C)
         return np.einsum("ij,ij->j", T, T), T.T @ self.TQ, T
 
     def gram(self, G_C, T=None):
         """``G_C^T Sigma^-1 G_C``."""
-        T = self.Linv @ G_C if T is None else T
+        T = self.whiten(G_C) if T is None else T
         return T.T @ T
 
     def solve(self, M):
@@ -310,6 +451,9 @@ class _Problem:
     Q: np.ndarray
     n_times: int
     n_orient: int
+    # the penalty next to tr[Q^T Sigma^-1 Q]: n log|Sigma| (cost (18)) when
+    # None, else a _Separable one (cost (50), eq. 8)
+    penalty: object = None
 
     # smallest noise level relative to gamma (pruning compares with it)
     noise_floor = 1.0
@@ -319,6 +463,12 @@ class _Problem:
         self.col_norms2 = np.sum(self.G**2, axis=0)
         self.loc_norms2 = _group_sum(self.col_norms2, self.n_orient)
         self._basis_key = None
+        if self.penalty is None:
+            self.penalty = _LogDet()
+
+    def cost(self, sig, w):
+        """The cost at the weights ``w`` from a factorisation of Sigma."""
+        return sig.data + self.penalty.value(self, sig, w)
 
     def cols(self, locs):
         return _cols(locs, self.n_orient)
@@ -347,7 +497,14 @@ class _Problem:
                 U, R, UQ, Q_res = basis
                 return _SpanSigma((U, R, UQ[:, part], Q_res[:, part]), w_cols,
                                   gamma, exact=bool(tiny))
-        return _DenseSigma(self.G[:, cols], w_cols, gamma, Q)
+        if 4 * p > 3 * self.G.shape[1]:
+            # most columns active (the start of the separable penalties):
+            # all of G with zero weights elsewhere, the same sum without a
+            # copy of the active columns
+            w_all = np.zeros(self.G.shape[1])
+            w_all[cols] = w_cols
+            return _DenseSigma(self.G, w_all, gamma, Q)
+        return _DenseSigma(self.G[:, _as_slice(cols)], w_cols, gamma, Q)
 
     def _basis(self, cols):
         key = cols.tobytes()
@@ -402,10 +559,12 @@ def _cost(sig, n_times):
     return sig.data + n_times * sig.logdet
 
 
-def _ratios(prob, sig, locs):
+def _ratios(prob, sig, locs, w=None):
     """``(rho, z)`` of the given locations, in chunks of columns (a full pass).
 
-    ``z_i = tr(K_ii)`` and ``rho_i = ||B_i||_F^2 / (n z_i)``.
+    ``z_i = tr(K_ii)`` and ``rho_i = ||B_i||_F^2 / p_i`` with ``p_i`` the
+    penalty's derivative (``n z_i`` for cost (18)); ``w`` are the weights
+    of all locations (None: zero).
     """
     o, n = prob.n_orient, prob.n_times
     rho, z = np.empty(locs.size), np.empty(locs.size)
@@ -415,19 +574,49 @@ def _ratios(prob, sig, locs):
     # gain of memory; evoked data (a few dozen columns) keep _CHUNK
     m = prob.n_sensors
     step = max(1, min(_CHUNK, _CHUNK * m // max(m, 4 * prob.Q.shape[1])) // o)
+    # consecutive locations (usually all of them): their columns as a
+    # slice, a view of G that the products read in place (a fancy index
+    # copies 10 MB per chunk of the 7 mm volume)
+    run = locs.size > 0 and locs[-1] - locs[0] + 1 == locs.size
     for start in range(0, locs.size, step):
         sl = slice(start, start + step)
-        z[sl], a2 = _loc_stats(prob, sig, prob.cols(locs[sl]))[:2]
-        rho[sl] = a2 / (n * z[sl])
+        if run:
+            first = int(locs[sl][0]) * o
+            cols = slice(first, first + locs[sl].size * o)
+        else:
+            cols = prob.cols(locs[sl])
+        z[sl], a2 = _loc_stats(prob, sig, cols)[:2]
+        w_sl = None if w is None else w[locs[sl]]
+        rho[sl] = a2 / prob.penalty.grad(prob, locs[sl], w_sl, z[sl])
     return rho, z
 
 
 def _loc_stats(prob, sig, cols):
     """Per location ``z_i = tr(K_ii)`` and ``||B_i||_F^2``, with ``B`` and the
     whitened columns (for the Hessian)."""
+    cols = _as_slice(cols)
     z, B, T = sig.stats(prob.G[:, cols], prob.col_norms2[cols])
     o = prob.n_orient
     return _group_sum(z, o), _group_sum(np.sum(B**2, axis=1), o), B, T
+
+
+def _as_slice(cols):
+    """Sorted column indices as a slice when they are consecutive (a view
+    of G instead of a copy)."""
+    if isinstance(cols, np.ndarray) and cols.size and \
+            cols[-1] - cols[0] + 1 == cols.size:
+        return slice(int(cols[0]), int(cols[-1]) + 1)
+    return cols
+
+
+def _data_norms(prob, sig, locs):
+    """``||B_i||_F^2 = ||G_i^T Sigma^-1 Q||_F^2`` of the given locations."""
+    cols = prob.cols(locs)
+    SQ = sig.solve(prob.Q)
+    # all columns at once when most are wanted (no copy of G)
+    A = (prob.G.T @ SQ)[cols] if 4 * cols.size > prob.G.shape[1] else \
+        prob.G[:, cols].T @ SQ
+    return _group_sum(np.sum(A**2, axis=1), prob.n_orient)
 
 
 def _violation(rho, active):
@@ -534,19 +723,35 @@ def _try(prob, st, w, gamma, prune_tol):
     w = _prune(prob, w, gamma, prune_tol)
     sig = prob.sigma(w, gamma)
     st.n_evals += 1
-    return _cost(sig, prob.n_times), sig, w
+    return prob.cost(sig, w), sig, w
 
 
-def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
-    """One projected-Newton step on the working set ``W``; False if none."""
+def _newton_step(prob, st, W, T, B, rho, z, pg, prune_tol, max_cols):
+    """One projected-Newton step on the working set ``W``; False if none.
+
+    ``pg`` is the penalty's derivative on ``W`` (the gradient is ``pg (1 -
+    rho)``)."""
     o = prob.n_orient
     w_W = st.w[W]
     active = w_W > 0
-    g = prob.n_times * z * (1.0 - rho)
+    g = pg * (1.0 - rho)
     # epsilon-active set: nearly vanished weights pushed to zero go there
     bind = active & (g > 0) & (w_W * z / o < _BIND_FRACTION)
+    target = np.zeros(W.size)
+    if not prob.penalty.logdet:
+        # a concave separable penalty pulls a decaying weight down ever
+        # harder (log w): its Newton model is poor there and took one step
+        # per tenth of a decade, while the MM step shrinks it
+        # geometrically (the autoencoder's quadratically). Such weights take
+        # the MM step, the others the Newton step.
+        follow = active & ~bind & (rho < _FOLLOW)
+        if follow.any():
+            target[follow] = prob.penalty.mm_update(
+                prob, w_W[follow], rho[follow], rho[follow] * pg[follow])
+            bind = bind | follow
     damping = st.damping
-    moved = _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols)
+    moved = _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols,
+                        target)
     if moved is None and bind.any():
         st.damping = damping
         # a small weight can still have its optimum above zero (a positive
@@ -558,8 +763,10 @@ def _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols):
     return moved
 
 
-def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols):
-    """The Newton step with the locations ``bind`` set to zero."""
+def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols,
+                target=None):
+    """The Newton step with the locations ``bind`` set to ``target`` (zero
+    by default)."""
     o, n = prob.n_orient, prob.n_times
     w_W = st.w[W]
     active = w_W > 0
@@ -574,8 +781,12 @@ def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols):
     if free.size == 0 and not bind.any():
         return False
     fc = _cols(free, o)
-    H = st.sig.hessian(prob.G[:, _cols(W[free], o)], _take(T, fc), B[fc], n, o)
+    pen = prob.penalty
+    H = st.sig.hessian(prob.G[:, _cols(W[free], o)], _take(T, fc), B[fc],
+                       n if pen.logdet else 0.0, o)
     g_F, w_F = g[free], w_W[free]
+    if not pen.logdet:  # a separable penalty adds its diagonal
+        H.flat[:: free.size + 1] += pen.hess(prob, W[free], w_F)
     # Levenberg-Marquardt: the damping grows after a step that does not lower
     # the cost and shrinks after one that does
     lam = st.damping
@@ -585,7 +796,7 @@ def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols):
         if dF is None:
             return None
         d[free] = dF
-        d[bind] = -w_W[bind]
+        d[bind] = (0.0 if target is None else target[bind]) - w_W[bind]
         w = st.w.copy()
         w[W] = np.maximum(w_W + d, 0.0)
         f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
@@ -601,12 +812,13 @@ def _newton_try(prob, st, W, T, B, rho, z, g, bind, prune_tol, max_cols):
     return None
 
 
-def _mm_step(prob, st, W, rho, prune_tol):
-    """MacKay step ``w rho``, or the convex-bounding step ``w sqrt(rho)``
-    (which cannot raise the cost) when MacKay's would."""
-    for power in (1.0, 0.5):
+def _mm_step(prob, st, W, rho, a2, prune_tol):
+    """The penalty's MM steps in turn (cost (18): MacKay's ``w rho``, then
+    the convex-bounding ``w sqrt(rho)``, which cannot raise the cost); the
+    first that does not raise the cost is taken."""
+    for w_new in prob.penalty.mm_steps(prob, W, st.w[W], rho, a2):
         w = st.w.copy()
-        w[W] = st.w[W] * rho**power
+        w[W] = w_new
         f, sig, w = _try(prob, st, w, st.gamma, prune_tol)
         if f <= st.f:
             st.accept(w, st.gamma, sig, f)
@@ -691,24 +903,38 @@ def _inner(prob, st, W, *, tol, inner_tol, prune_tol, max_iter, max_cols):
     # optimum; Newton takes over once they slow down
     mm_phase = True
     while st.n_attempts < max_iter:
-        z, a2, B, T = _loc_stats(prob, st.sig, _cols(W, o))
-        rho = a2 / (prob.n_times * z)
+        separable = not prob.penalty.logdet
+        if separable:
+            # a separable penalty's pruned locations stay out until the next
+            # pass (the autoencoder's for good): only the active ones are
+            # worth a column of the stats
+            W = W[st.w[W] > 0]
+        if separable and mm_phase:
+            # its MM steps need only ||B_i||^2: G_W^T (Sigma^-1 Q) costs a
+            # tenth of the whitened columns while most locations are active
+            a2, z, B, T = _data_norms(prob, st.sig, W), None, None, None
+        else:
+            z, a2, B, T = _loc_stats(prob, st.sig, _cols(W, o))
+        pg = prob.penalty.grad(prob, W, st.w[W], z)
+        rho = a2 / pg
         viol = _violation(rho, st.w[W] > 0)
         if viol.max(initial=0.0) <= inner_tol and st.last_change <= tol:
             break
         st.n_attempts += 1
         f0 = st.f
         if mm_phase:
-            moved = _mm_step(prob, st, W, rho, prune_tol)
+            moved = _mm_step(prob, st, W, rho, a2, prune_tol)
             mm_phase = moved and f0 - st.f > _MM_PHASE * abs(st.f)
             if not moved:
                 continue  # Newton next
         else:
-            moved = _newton_step(prob, st, W, T, B, rho, z, prune_tol, max_cols)
+            moved = _newton_step(prob, st, W, T, B, rho, z, pg, prune_tol,
+                                 max_cols)
             if moved is False:
                 st.last_change = 0.0
                 break  # nothing free: stationary on W
-            if moved is None and not _mm_step(prob, st, W, rho, prune_tol):
+            if moved is None and not _mm_step(prob, st, W, rho, a2,
+                                              prune_tol):
                 # neither Newton nor MM lowers the cost above rounding: the
                 # cost no longer changes
                 st.last_change = 0.0
@@ -723,13 +949,15 @@ def _start(prob, gamma, usable, max_cols):
     On small problems every location starts there (as the MM updates do);
     on large ones only the ``n_sensors / 2`` columns whose locations explain
     the data best at ``Sigma = gamma I`` (largest MacKay ratio), so that the
-    working set starts small.
+    working set starts small. The separable penalties (cost (50), eq. 8)
+    always start on every location, as their MM engine does: their bad
+    local minima make the minimum reached depend on the start.
     """
     o = prob.n_orient
     w = np.zeros(prob.loc_norms2.size)
     locs = np.flatnonzero(usable)
     n_passes = 0
-    if locs.size * o > 2 * max_cols:
+    if locs.size * o > 2 * max_cols and prob.penalty.logdet:
         n_passes = 1
         rho, _ = _ratios(prob, prob.sigma(w, gamma), locs)
         keep = rho > 1.0
@@ -750,6 +978,12 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
     usable_locs = np.flatnonzero(prob.loc_norms2 > 0)
     n_grow = max(1, prob.n_sensors // (2 * prob.n_orient))  # fewest added
     n_passes = n_added = 0
+    if np.all(st.w[usable_locs] > 0):
+        # every location starts in the working set (small problems, the
+        # separable penalties): a first pass would only say so; solve to
+        # kkt_tol at once
+        _inner(prob, st, usable_locs, tol=tol, inner_tol=kkt_tol,
+               prune_tol=prune_tol, max_iter=max_iter, max_cols=max_cols)
     while True:
         kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
         st.parts = _parts(rho, st.w[usable_locs] > 0)
@@ -764,7 +998,9 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
         wants_in = wants_in[: max(n_grow, int(_GROWTH * active.sum()))]
         grow = usable_locs[wants_in]
         before = (len(st.cost), st.f)
-        _enter(prob, st, grow, (rho[wants_in] - 1.0) / z[wants_in], prune_tol)
+        _enter(prob, st, grow,
+               prob.penalty.entry(prob, grow, rho[wants_in], z[wants_in]),
+               prune_tol)
         n_added += grow.size
         W = np.union1d(usable_locs[active], grow)
         # inexact solves while the working set is far from complete
@@ -778,16 +1014,23 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
             np.count_nonzero(st.w), st.f, kkt, n_steps,
         )
         if (len(st.cost), st.f) == before:
-            # no descent left above rounding: cannot certify
-            return kkt, False, n_passes, n_added
+            # no descent left above rounding: cannot certify. The separable
+            # penalties stop there as their MM engine does (on the cost
+            # change alone): with weights of 1e8 times the noise (the
+            # autoencoder's, on real data) the rounding of the cost hides
+            # violations of 1e-5, whose descent would be about 1e-14 of it
+            return kkt, not prob.penalty.logdet, n_passes, n_added
 
 
 def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
-                  kkt_tol, prune_tol, weights_init, name, n_times=None):
+                  kkt_tol, prune_tol, weights_init, name, n_times=None,
+                  penalty=None):
     """Minimise cost (18); returns the same dict as :func:`._mm._mm_solve`.
 
     ``n_times`` is the ``n`` of cost (18) (default ``M.shape[1]``; more when
-    ``M`` is a thin factor standing for many responses).
+    ``M`` is a thin factor standing for many responses). ``penalty``: a
+    :class:`_Separable` penalty instead of ``n log|Sigma|`` (cost (50) of the
+    diagonal VAE, eq. 8 of the autoencoder; fixed ``gamma``).
 
     With ``learn_gamma``, exact minimisations over ``gamma``
     (:func:`_best_gamma`) alternate with certified solves over the weights
@@ -795,7 +1038,8 @@ def _newton_solve(M, G, Q, *, n_orient, gamma, learn_gamma, max_iter, tol,
     measured to stall on problems where noise-fitting weights and ``gamma``
     trade off (8 of 10 random problems not certified).
     """
-    prob = _Problem(G, Q, M.shape[1] if n_times is None else n_times, n_orient)
+    prob = _Problem(G, Q, M.shape[1] if n_times is None else n_times,
+                    n_orient, penalty)
     st, kkt, converged, n_passes, n_added = _minimise(
         prob, gamma=gamma, learn_gamma=learn_gamma, max_iter=max_iter, tol=tol,
         kkt_tol=kkt_tol, prune_tol=prune_tol, weights_init=weights_init,
@@ -877,7 +1121,7 @@ def _minimise(prob, *, gamma, learn_gamma, max_iter, tol, kkt_tol, prune_tol,
         w = np.where(usable, weights_init, 0.0)
     w = _prune(prob, w, gamma, prune_tol)
     sig = prob.sigma(w, gamma)
-    st = _State(w=w, gamma=gamma, sig=sig, cost=[_cost(sig, prob.n_times)])
+    st = _State(w=w, gamma=gamma, sig=sig, cost=[prob.cost(sig, w)])
     n_added = 0
     while True:
         kkt, converged, passes, added = _solve_weights(
@@ -915,7 +1159,7 @@ def _minimise(prob, *, gamma, learn_gamma, max_iter, tol, kkt_tol, prune_tol,
 def _certificate(prob, sig, w, gamma, learn_gamma=False):
     """Largest stationarity violation over all locations (one full pass)."""
     locs = np.flatnonzero(prob.loc_norms2 > 0)
-    rho, z = _ratios(prob, sig, locs)
+    rho, z = _ratios(prob, sig, locs, w)
     viol = _violation(rho, w[locs] > 0)
     kkt = float(viol.max(initial=0.0))
     if learn_gamma:
