@@ -238,6 +238,14 @@ clim : (float, float) | None
     amplitudes, whole decades around the evidence, (0, 1) for
     probabilities."""
 
+docdict["render_regions"] = """
+regions : bool
+    Draw each source's 95 % location region (where the source may be,
+    from ``stc.vae_sources.regions`` of a full-VAE estimate): the cortex
+    around the region's locations tinted in the source's colour, more
+    opaque where the source is more probable. Estimates without location
+    regions are drawn without them."""
+
 docdict["render_threshold"] = """
 threshold : float
     Sources with amplitude (A·m) at or below it are not drawn."""
