@@ -241,10 +241,11 @@ clim : (float, float) | None
 docdict["render_regions"] = """
 regions : bool
     Draw each source's 95 % location region (where the source may be,
-    from ``stc.vae_sources.regions`` of a full-VAE estimate): the cortex
-    around the region's locations tinted in the source's colour, more
-    opaque where the source is more probable. Estimates without location
-    regions are drawn without them."""
+    from ``stc.vae_sources.regions`` of a full-VAE estimate) in the
+    source's colour, translucent, more opaque where the source is more
+    probable: on the cortex, the surface around the region's locations is
+    tinted; in a volume, each location is a small sphere. Estimates without
+    location regions are drawn without them."""
 
 docdict["render_threshold"] = """
 threshold : float
