@@ -148,7 +148,8 @@ class _Scene:
             shade[verts] = (1 - alpha) * shade[verts] + alpha * 255 * colors[k]
             meshes[h]["shade"] = np.round(shade).astype(np.uint8)
             self.info.regions.append(dict(panel=idx, hemi=h, vertex=v,
-                                          vertices=verts, color=colors[k]))
+                                          vertices=verts, pos=self.cortex.rr[h][verts],
+                                          color=colors[k]))
         return meshes
 
     def share_cameras(self, groups):

@@ -58,8 +58,9 @@ class RenderInfo:
         Ground-truth markers, same keys (colour is :data:`TRUTH_COLOR`).
     regions : list of dict
         One per drawn location region: ``panel``, ``hemi`` and ``vertex``
-        (of its source), ``vertices`` (the tinted vertices; for volumes
-        ``pos``, the points drawn) and ``color`` (RGB in [0, 1]).
+        (of its source), ``vertices`` (the tinted vertices; none for
+        volumes), ``pos`` (world coordinates of the tinted vertices, or of
+        the volume's dots, m) and ``color`` (RGB in [0, 1]).
     clim : tuple of float | None
         Colour limits in colour-bar units (None when nothing is active).
     units : str
