@@ -300,8 +300,12 @@ def _truth_at_peaks(stc, truth, peak_index, positions, match_mm):
         t_mag = _stc_magnitude(truth)
     except AttributeError:  # vertex numbers, not an estimate
         return None
-    if not np.allclose(truth.times, stc.times):
-        return None
+    # the truth's sample at each estimate's peak (the estimate may be a
+    # cropped window of it)
+    t_times = np.asarray(truth.times)
+    peak_times = np.asarray(stc.times)[peak_index]
+    t_index = np.argmin(np.abs(t_times[None, :] - peak_times[:, None]), axis=1)
+    on_time = np.abs(t_times[t_index] - peak_times) <= 0.5 * truth.tstep + 1e-9
     t_verts = _space_vertices(truth)
     t_rows = np.flatnonzero(t_mag.max(axis=1) > 0)
     signed = np.asarray(stc.data).ndim == 2 and bool((np.asarray(stc.data) < 0).any())
@@ -313,10 +317,10 @@ def _truth_at_peaks(stc, truth, peak_index, positions, match_mm):
             p = _position(positions, e)
             near = [j for j in t_rows if 1e3 * np.linalg.norm(
                 _position(positions, t_verts[j]) - p) <= match_mm]
-        if near:
+        if near and on_time[i]:
             j = max(near, key=lambda j: t_mag[j].max())
-            value = (t_data[j, peak_index[i]] if signed and t_data.ndim == 2
-                     else t_mag[j, peak_index[i]])
+            value = (t_data[j, t_index[i]] if signed and t_data.ndim == 2
+                     else t_mag[j, t_index[i]])
             out[int(loc)] = 1e9 * float(value)
     return out
 
