@@ -79,12 +79,17 @@ def make_report(
         side-by-side :func:`~vaesource.viz.plot_comparison`. A full-VAE
         estimate of :func:`vaesource.apply_vae_inverse` also gets a section
         "which sources are real": its sources' table (evidence, posterior
-        probability, posterior standard deviation, restarts), the evidence
-        of every source of the unselected optimum against the threshold
-        (:func:`~vaesource.viz.plot_evidence`) and the time courses with
+        probability, posterior standard deviation, location region's size
+        and radius, the 95 % band at the source's peak including where it
+        may be and, with ``truth``, the true amplitude there; restarts),
+        the evidence of every source of the unselected optimum against the
+        threshold (:func:`~vaesource.viz.plot_evidence`) and the time
+        courses with
         their 95 % credible bands.
     truth : mne.SourceEstimate | None
-        Ground truth, drawn as rings and dashed time courses.
+        Ground truth, drawn as rings and dashed time courses, its amplitude
+        in the sources' table (that of the true source within ``match_mm``
+        of each estimated one).
     surfaces : None | Template | dict
         Cortex to render on (see :func:`~vaesource.viz.plot_sources`).
     subject, subjects_dir, src
@@ -106,7 +111,8 @@ def make_report(
         Benchmark rows for :func:`~vaesource.viz.plot_localization_errors`.
     match_mm : float
         In the time courses, a true source takes the colour of an estimated
-        source within this distance (on the white surface).
+        source within this distance (on the white surface); in the sources'
+        table, its amplitude stands next to that source's.
     color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
         Colour of the sources in the renders of full-VAE estimates (see
         :func:`~vaesource.viz.plot_sources`); other estimates and the
