@@ -84,8 +84,7 @@ def make_report(
         may be and, with ``truth``, the true amplitude there; restarts),
         the evidence of every source of the unselected optimum against the
         threshold (:func:`~vaesource.viz.plot_evidence`) and the time
-        courses with
-        their 95 % credible bands.
+        courses with their 95 % credible bands.
     truth : mne.SourceEstimate | None
         Ground truth, drawn as rings and dashed time courses, its amplitude
         in the sources' table (that of the true source within ``match_mm``
