@@ -867,7 +867,8 @@ def test_plot_sources_location_regions(rendering, off_grid):
         info = shown.vaesource
         assert plain.vaesource.regions == []
         drawn = {(g["panel"], g["hemi"], g["vertex"]): g for g in info.sources}
-        assert {(r["panel"], r["hemi"], r["vertex"]) for r in info.regions} == set(drawn)
+        tinted = {(r["panel"], r["hemi"], r["vertex"]) for r in info.regions}
+        assert tinted == set(drawn)
         sizes = dict(zip(zip(table.hemi, table.vertex), table.region_size))
         n_tinted = n_gray = 0
         for region in info.regions:
