@@ -981,3 +981,20 @@ def test_plot_volume_sources_location_regions(rendering, small_template):
     finally:
         shown.close()
         plain.close()
+
+
+def test_regions_of_likely_noise_not_drawn(rendering, vae):
+    """An unselected optimum: the regions of its sources that likely fit
+    noise (wide ones) are left out, so they do not cover the cortex."""
+    stc = vae["optimum"]
+    table = stc.vae_sources
+    p_real = dict(zip(zip(table.hemi, table.vertex), table.probability))
+    pl = viz.plot_sources(stc, surfaces=vae["template"], views=("lateral",),
+                          size=SIZE)
+    try:
+        drawn = {(r["hemi"], r["vertex"]) for r in pl.vaesource.regions}
+        shown = {(g["hemi"], g["vertex"]) for g in pl.vaesource.sources}
+        assert drawn == {k for k in shown if 0.8 * p_real[k] >= 0.05}
+        assert len(drawn) < len(shown)
+    finally:
+        pl.close()

@@ -243,7 +243,10 @@ regions : bool
     Draw each source's 95 % location region (where the source may be,
     from ``stc.vae_sources.regions`` of a full-VAE estimate) in the
     source's colour, translucent, more opaque where the source is more
-    probable: on the cortex, the surface around the region's locations is
+    probable, and on the cortex fainter for a source less likely to be
+    real (none for a source of P(real) below 0.06, which would fill an
+    unselected optimum's render with the wide regions of the sources that
+    fit noise): on the cortex, the surface around the region's locations is
     tinted; in a volume, each location is a small sphere. Estimates without
     location regions are drawn without them."""
 

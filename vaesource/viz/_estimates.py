@@ -167,9 +167,11 @@ def _cortex_regions(stc, white):
     Returns
     -------
     regions : dict
-        ``{(hemi, vertex): (vertices, weights)}``: the region's vertices of
-        the hemisphere and their weight in (0, 1] (the largest probability
-        of the region's positions near each, over the region's largest).
+        ``{(hemi, vertex): (vertices, weights, p_real)}``: the region's
+        vertices of the hemisphere, their weight in (0, 1] (the largest
+        probability of the region's positions near each, over the region's
+        largest) and the source's posterior probability of being real (a
+        region of a source that is likely noise is drawn faint).
     """
     from scipy.spatial import cKDTree
 
@@ -187,8 +189,8 @@ def _cortex_regions(stc, white):
         if hemi not in trees:
             edges = rr[tris[:, [1, 2, 0]]] - rr[tris]
             spacing = float(np.median(np.linalg.norm(edges, axis=-1)))
-            trees[hemi] = (cKDTree(rr), 1.5 * spacing)
-        tree, radius = trees[hemi]
+            trees[hemi] = (cKDTree(rr), 1.5 * spacing, _neighbours(tris, len(rr)))
+        tree, radius, neighbours = trees[hemi]
         points = rr[vertex] + (np.asarray(pos, float) - table.pos[i])
         prob = np.asarray(prob, float)
         weight = {}
@@ -196,6 +198,24 @@ def _cortex_regions(stc, white):
             for v in near:
                 weight[v] = max(weight.get(v, 0.0), float(q))
         weight.setdefault(vertex, 1.0)
-        verts = np.fromiter(weight, int, len(weight))
-        out[(hemi, vertex)] = (verts, np.array([weight[v] for v in verts]))
+        # fill the holes: a vertex most of whose neighbours are in the region
+        # (on the inflated surface, isolated vertices draw as speckles)
+        w = np.zeros(len(rr))
+        w[list(weight)] = list(weight.values())
+        inside = neighbours @ (w > 0) / np.maximum(neighbours.sum(axis=1).A1, 1)
+        fill = (w == 0) & (inside >= 0.5)
+        w[fill] = (neighbours @ w / np.maximum(neighbours @ (w > 0), 1))[fill]
+        verts = np.flatnonzero(w > 0)
+        out[(hemi, vertex)] = (verts, w[verts], float(table.probability[i]))
     return out
+
+
+def _neighbours(tris, n):
+    """Adjacency of a triangle mesh's vertices, a sparse (n, n) matrix."""
+    from scipy import sparse
+
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    adj = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
+                            shape=(n, n)).tocsr()
+    adj = ((adj + adj.T) > 0).astype(float)
+    return adj

@@ -21,6 +21,8 @@ from ._views import _camera_for
 # opacity of a location region's tint, from its least to its most probable
 # location
 _REGION_OPACITY = (0.4, 0.8)
+# times the source's probability of being real; fainter regions are not drawn
+_FAINTEST = 0.05
 
 
 class _Scene:
@@ -139,12 +141,14 @@ class _Scene:
             h, v, _ = sel[k]
             if (h, v) not in regions:
                 continue
-            verts, weight = regions[(h, v)]
+            verts, weight, p_real = regions[(h, v)]
+            if p_real * _REGION_OPACITY[1] < _FAINTEST:
+                continue  # a source that is likely noise: no region drawn
             if meshes[h] is self.meshes[h]:
                 meshes[h] = self.meshes[h].copy()
             shade = meshes[h]["shade"].astype(float)
-            alpha = (_REGION_OPACITY[0] + (_REGION_OPACITY[1] - _REGION_OPACITY[0])
-                     * np.asarray(weight))[:, None]
+            alpha = p_real * (_REGION_OPACITY[0] + (
+                _REGION_OPACITY[1] - _REGION_OPACITY[0]) * np.asarray(weight))[:, None]
             shade[verts] = (1 - alpha) * shade[verts] + alpha * 255 * colors[k]
             meshes[h]["shade"] = np.round(shade).astype(np.uint8)
             self.info.regions.append(dict(panel=idx, hemi=h, vertex=v,
