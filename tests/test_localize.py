@@ -785,3 +785,23 @@ def test_run_localize_shared_api(files, shared_files, tmp_path):
     assert result.kind == "epochs" and result.n_epochs == 8
     assert "8 epochs, one shared support" in result.summary()
     assert len(epochs.times) > 21  # the caller's epochs are not cropped
+
+
+def test_summary_location_regions(files, tmp_path):
+    """summary.json: each source's 95 % location region (size, radius, its
+    locations with their probabilities), consistent with one another and
+    with the source's own position."""
+    out = tmp_path / "out"
+    assert main(_args(files, out, "--no-render")) == 0
+    row = json.loads((out / "summary.json").read_text())["methods"][0]
+    assert row["sources"]
+    for source in row["sources"]:
+        region = source["region"]
+        assert source["region_size"] == len(region) >= 1
+        assert source["merged"] >= 1
+        prob = [r["probability"] for r in region]
+        assert prob == sorted(prob, reverse=True)  # most probable first
+        assert sum(prob) >= 0.95 - 1e-3 and all(0 < p <= 1 for p in prob)
+        dist = [np.linalg.norm(np.subtract(r["pos_mm"], source["pos_mm"]))
+                for r in region]
+        assert max(dist) == pytest.approx(source["region_radius_mm"], abs=0.05)

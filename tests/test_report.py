@@ -106,6 +106,29 @@ def test_report_which_sources_are_real(rendering, template_cache, tmp_path):
         assert f"<td>{row['evidence']:.1f}</td>" in html
         assert f"<td>{row['probability']:.3f}</td>" in html
     assert f"min_evidence = {table.min_evidence:.3g}" in html
+    # where each source is: its region, its band at its peak with the
+    # location's uncertainty, the truth's amplitude there
+    for head in ("region (locations)", "region radius (mm)",
+                 "peak nAm [95 % band with location]", "truth (nAm)"):
+        assert f"<th>{head}</th>" in html, head
+    from vaesource import credible_interval
+
+    lower, upper = credible_interval(stc, location=True)
+    data = np.asarray(stc.data)
+    for row in table.rows():
+        assert (f"<td>{row['region_size']}</td><td>{row['region_radius_mm']:.1f}"
+                "</td>") in html
+    for i in range(len(data)):
+        t = int(np.argmax(np.abs(data[i])))
+        cell = (f"{1e9 * data[i, t]:.2f} [{1e9 * lower.data[i, t]:.2f}, "
+                f"{1e9 * upper.data[i, t]:.2f}]")
+        assert f"<td>{cell}</td>" in html, cell
+        assert lower.data[i, t] <= upper.data[i, t]
+    # a source standing for a true one: the truth's amplitude at its peak
+    truth_amp = 1e9 * np.abs(sim.stc.data).max()
+    cells = [float(c) for c in re.findall(
+        r"\]</td><td>([0-9.]+)</td>", html)]
+    assert cells and all(0 < c <= truth_amp + 0.01 for c in cells)
     assert "credible band" in html and "coloured by their evidence" in html
     n_opt = stc.vae_result.info["optimum"].locations.size
     assert f"one of the {n_opt} active locations of the optimum" in html

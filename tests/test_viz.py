@@ -831,3 +831,170 @@ def test_plot_evidence(vae):
     plt.close(fig)
     with pytest.raises(ValueError, match="full-VAE"):
         viz.plot_evidence(vae["sim"].stc)
+
+
+# ------------------------------------------------------- location regions
+@pytest.fixture(scope="module")
+def off_grid(heads):
+    """Sources between the inversion grid's locations (simulated on the finer
+    grid): the full VAE's estimate has regions of several locations."""
+    import warnings
+
+    from vaesource import apply_vae_inverse
+    from vaesource.simulation import cortical_evoked
+
+    coarse, fine = heads
+    sim = cortical_evoked(fine, 2, snr=3.0, seed=1, inverse_template=coarse)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2)
+    assert stc.vae_sources.region_size.max() > 1
+    return dict(sim=sim, stc=stc, template=coarse)
+
+
+def test_plot_sources_location_regions(rendering, off_grid):
+    """Each source's location region tints the cortex around it in the
+    source's colour, translucent (paler than the source); the source's
+    sphere and the truth's rings stay in view; regions=False leaves the
+    cortex gray there."""
+    stc, tmpl = off_grid["stc"], off_grid["template"]
+    table = stc.vae_sources
+    kw = dict(surfaces=tmpl, views="auto", truth=off_grid["sim"].stc, size=SIZE)
+    shown = viz.plot_sources(stc, **kw)
+    plain = viz.plot_sources(stc, regions=False, **kw)
+    try:
+        img, ref = shown.screenshot(), plain.screenshot()
+        info = shown.vaesource
+        assert plain.vaesource.regions == []
+        drawn = {(g["panel"], g["hemi"], g["vertex"]): g for g in info.sources}
+        tinted = {(r["panel"], r["hemi"], r["vertex"]) for r in info.regions}
+        assert tinted == set(drawn)
+        sizes = dict(zip(zip(table.hemi, table.vertex), table.region_size))
+        n_tinted = n_gray = 0
+        for region in info.regions:
+            glyph = drawn[(region["panel"], region["hemi"], region["vertex"])]
+            assert region["vertex"] in region["vertices"]
+            assert len(region["vertices"]) >= sizes[(region["hemi"], region["vertex"])]
+            np.testing.assert_allclose(region["color"], glyph["color"])
+            h_exp = mcolors.rgb_to_hsv(np.asarray(glyph["color"], float))[0]
+            panel = info.panels[region["panel"]]
+            for pos in region["pos"]:
+                pix = [viz.world_to_pixel(pl, (panel["row"], panel["col"]), pos)
+                       for pl in (shown, plain)]
+                (c1, r1), (c0, r0) = (np.round(p).astype(int) for p in pix)
+                if not _is_gray(ref[r0, c0]):
+                    continue  # under (or at the edge of) the sphere or a ring
+                n_gray += 1
+                h, s, _ = _hsv(img[r1, c1])
+                if s > 0.15 and min(abs(h - h_exp), 1 - abs(h - h_exp)) < 0.08:
+                    n_tinted += 1
+                    assert s < 0.9  # translucent: paler than the source
+        # most of the region's cortex in view is tinted
+        assert n_tinted >= 5 and n_tinted > 0.7 * n_gray, (n_tinted, n_gray)
+        # the spheres and the truth's rings are drawn over it (a sphere at
+        # the edge of the view may be hidden with or without the regions)
+        seen = 0
+        # (the images differ in layout: a legend line more with the regions)
+        for glyph, same in zip(info.sources, plain.vaesource.sources):
+            row, col = _pixel_of(plain, same)
+            if _matches(ref[row, col], glyph["color"]):
+                seen += 1
+                row, col = _pixel_of(shown, glyph)
+                assert _matches(img[row, col], glyph["color"])
+        assert seen >= 1
+        assert _green(img).sum() > 0.8 * _green(ref).sum()
+    finally:
+        shown.close()
+        plain.close()
+    with pytest.raises(TypeError, match="'regions' parameter"):
+        viz.plot_sources(stc, surfaces=tmpl, regions="yes")
+
+
+def test_plot_comparison_location_regions(rendering, off_grid):
+    """In a comparison, only the estimate with regions gets them."""
+    pl = viz.plot_comparison({"full VAE": off_grid["stc"],
+                              "truth": off_grid["sim"].stc},
+                             surfaces=off_grid["template"], size=SIZE)
+    try:
+        info = pl.vaesource
+        names = {info.panels[r["panel"]]["name"] for r in info.regions}
+        assert names == {"full VAE"}
+    finally:
+        pl.close()
+
+
+def test_plot_volume_sources_location_regions(rendering, small_template):
+    """A volume source's region: translucent dots in the source's colour
+    around it (a region stands in for the table of a full-VAE estimate)."""
+    from types import SimpleNamespace
+
+    src = mne.setup_volume_source_space(pos=20.0, sphere=small_template.sphere,
+                                        verbose=False)
+    vertno = src[0]["vertno"]
+    data = np.zeros((len(vertno), 2))
+    k = len(vertno) // 2
+    data[k, 1] = 15e-9
+    stc = mne.VolSourceEstimate(data, [vertno], 0.0, 0.01)
+    center = src[0]["rr"][vertno[k]]
+    trans = np.linalg.inv(small_template.trans["trans"])
+    head = center @ trans[:3, :3].T + trans[:3, 3]
+    offsets = 0.012 * np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    stc.vae_sources = SimpleNamespace(
+        vertex=np.array(vertno), region_size=np.ones(len(vertno), int),
+        regions=[(head + offsets, np.array([0.6, 0.2, 0.1, 0.1]))
+                 if i == k else (np.zeros((1, 3)), np.ones(1))
+                 for i in range(len(vertno))])
+    shown = viz.plot_volume_sources(stc, src, template=small_template,
+                                    size=(600, 300))
+    plain = viz.plot_volume_sources(stc, src, template=small_template,
+                                    size=(600, 300), regions=False)
+    try:
+        img, ref = shown.screenshot(), plain.screenshot()
+        info = shown.vaesource
+        assert len(info.regions) == 3 and plain.vaesource.regions == []
+        np.testing.assert_allclose(info.regions[0]["pos"], head + offsets)
+        # each dot off the source's sphere shows its colour, paler; the
+        # plain render is not coloured there (its layout differs: a legend
+        # line less)
+        n_dots = 0
+        for region in info.regions:
+            glyph = info.sources[region["panel"]]
+            panel = info.panels[region["panel"]]
+            centre = np.array(viz.world_to_pixel(shown, (0, panel["col"]),
+                                                 glyph["pos"]))
+            edge = np.array(viz.world_to_pixel(
+                shown, (0, panel["col"]), glyph["pos"] + [0, 0, glyph["radius"]]))
+            r_px = np.linalg.norm(edge - centre) if panel["view"] != "axial" else (
+                np.linalg.norm(np.array(viz.world_to_pixel(
+                    shown, (0, panel["col"]), glyph["pos"] + [glyph["radius"], 0, 0]))
+                    - centre))
+            for pos in region["pos"]:
+                c, r = viz.world_to_pixel(shown, (0, panel["col"]), pos)
+                if np.hypot(c - centre[0], r - centre[1]) < 1.5 * r_px:
+                    continue
+                n_dots += 1
+                h, sat, _ = _hsv(img[int(round(r)), int(round(c))])
+                assert min(h, 1 - h) < 0.08 and 0.1 < sat < 0.95, (h, sat)
+                c0, r0 = viz.world_to_pixel(plain, (0, panel["col"]), pos)
+                assert _hsv(ref[int(round(r0)), int(round(c0))])[1] < 0.1
+        assert n_dots >= 3, n_dots
+    finally:
+        shown.close()
+        plain.close()
+
+
+def test_regions_of_likely_noise_not_drawn(rendering, vae):
+    """An unselected optimum: the regions of its sources that likely fit
+    noise (wide ones) are left out, so they do not cover the cortex."""
+    stc = vae["optimum"]
+    table = stc.vae_sources
+    p_real = dict(zip(zip(table.hemi, table.vertex), table.probability))
+    pl = viz.plot_sources(stc, surfaces=vae["template"], views=("lateral",),
+                          size=SIZE)
+    try:
+        drawn = {(r["hemi"], r["vertex"]) for r in pl.vaesource.regions}
+        shown = {(g["hemi"], g["vertex"]) for g in pl.vaesource.sources}
+        assert drawn == {k for k in shown if 0.8 * p_real[k] >= 0.05}
+        assert len(drawn) < len(shown)
+    finally:
+        pl.close()

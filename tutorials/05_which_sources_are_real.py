@@ -13,9 +13,11 @@ embedded template head (nothing is downloaded):
 1. the evidence against the amplitude of every source of the optimum, and
    the selection :func:`vaesource.apply_vae_inverse` makes by default;
 2. renders coloured by evidence, and time courses with credible bands;
-3. noise learning per channel type when the noise covariance is wrong for
+3. where each source is: its location region, and the amplitude's band
+   that includes it;
+4. noise learning per channel type when the noise covariance is wrong for
    the magnetometers;
-4. restarts from random initialisations, and how often each source returns.
+5. restarts from random initialisations, and how often each source returns.
 """
 # License: BSD-3-Clause
 
@@ -114,6 +116,61 @@ for lo, x, hi in zip(lower.data[rows, peak], stc.data[rows, peak],
     print(f"  {1e9 * lo:6.2f} <= {1e9 * x:6.2f} <= {1e9 * hi:6.2f}")
 white = {hemi: rr for hemi, (rr, _) in fine.surfaces["white"].items()}
 viz.plot_time_courses(stc, truth=sim.stc, positions=white)
+plt.show()
+
+# %%
+# Where each source is
+# --------------------
+# The true sources lie between the ico3 grid's locations, so each estimated
+# source stands at the location nearest to where the data put it. How sure
+# is that place? For each selected source, the full VAE moves it over the
+# nearby locations (and points between them), each time re-fitting its
+# amplitude in closed form, and weighs each place by its posterior: the
+# smallest set of places holding 95 % of it is the source's *location
+# region*. The table's ``region`` column gives its size (locations) and its
+# radius (the farthest of them from the source, mm); ``table.regions`` the
+# places and their probabilities.
+print(table.summary())
+for (pos, prob), hemi, vertex, at in zip(table.regions, table.hemi,
+                                         table.vertex, table.pos):
+    offsets = np.round(1e3 * np.linalg.norm(pos - at, axis=1), 1)
+    print(f"{hemi} {vertex}: {len(prob)} place(s), P = {np.round(prob, 2)} "
+          f"at {offsets} mm from the source")
+
+# %%
+# The amplitude's band on the grid assumes the source is exactly at its
+# location; ``credible_interval(stc, location=True)`` also averages over
+# where it may be (a mixture over its region), so a source whose place is
+# uncertain gets a wider band. Here at each source's peak, next to the
+# amplitude of the true source nearest to it (on the white surface). Read
+# the truth with care: it is a current normal to the fine cortex, a few
+# millimetres off the grid, while the estimate is the norm of a loose
+# orientation at a grid location; the bands describe the posterior of the
+# model on the grid, and need not hold that number.
+on_grid = vaesource.credible_interval(stc, level=0.95)
+with_location = vaesource.credible_interval(stc, level=0.95, location=True)
+true_at = [(hemi, v) for hemi, verts in zip(("lh", "rh"), sim.stc.vertices)
+           for v in verts]
+true_pos = np.array([white[h][v] for h, v in true_at])
+true_amp = np.abs(sim.stc.data)
+print(" source     truth   on the grid        with the location")
+for i, (hemi, vertex) in enumerate(zip(table.hemi, table.vertex)):
+    t = peak[i]
+    j = np.argmin(np.linalg.norm(true_pos - white[hemi][vertex], axis=1))
+    truth = 1e9 * true_amp[j, np.argmin(np.abs(sim.stc.times - stc.times[t]))]
+    grid = 1e9 * np.array([on_grid[0].data[i, t], on_grid[1].data[i, t]])
+    loc = 1e9 * np.array([with_location[0].data[i, t], with_location[1].data[i, t]])
+    print(f"{hemi} {vertex:5d} {truth:7.2f}   [{grid[0]:6.2f}, {grid[1]:6.2f}]"
+          f"   [{loc[0]:6.2f}, {loc[1]:6.2f}]")
+
+# %%
+# The renders draw each region by default (``regions=False`` leaves it out):
+# the cortex around the places a source may be is tinted in the source's
+# colour, more opaque where it is more probable; the green rings are the
+# truth.
+plotter = viz.plot_sources(stc, truth=sim.stc, views="auto",
+                           title="where each source is")
+viz.as_figure(plotter)
 plt.show()
 
 # %%

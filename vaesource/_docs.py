@@ -241,6 +241,18 @@ clim : (float, float) | None
     amplitudes, whole decades around the evidence, (0, 1) for
     probabilities."""
 
+docdict["render_regions"] = """
+regions : bool
+    Draw each source's 95 % location region (where the source may be,
+    from ``stc.vae_sources.regions`` of a full-VAE estimate) in the
+    source's colour, translucent, more opaque where the source is more
+    probable, and on the cortex fainter for a source less likely to be
+    real (none for a source of P(real) below 0.06, which would fill an
+    unselected optimum's render with the wide regions of the sources that
+    fit noise): on the cortex, the surface around the region's locations is
+    tinted; in a volume, each location is a small sphere. Estimates without
+    location regions are drawn without them."""
+
 docdict["render_threshold"] = """
 threshold : float
     Sources with amplitude (A·m) at or below it are not drawn."""

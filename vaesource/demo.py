@@ -92,8 +92,11 @@ def run_demo(out_dir, *, n_sources=2, snr=3.0, seed=0, overwrite=False,
     evoked response with its forward solution and noise covariance (the
     inputs of ``vaesource localize``), and an HTML report with 3-D renders
     of the estimates against the truth (also as comparison.png), the time
-    courses with the full VAE's credible bands, and which of its sources are
-    real (their evidence; see :func:`vaesource.viz.make_report`). The full
+    courses with the full VAE's credible bands, which of its sources are
+    real (their evidence) and where each is (its location region, tinted in
+    the renders; in the source table, the region's size and radius and the
+    band at the source's peak with the location, next to the truth's
+    amplitude there; see :func:`vaesource.viz.make_report`). The full
     VAE's estimate holds the sources selected by their evidence
     (``min_evidence``): at a finite noise level the optimum of cost (18)
     also keeps weak noise-fitting sources, which the selection removes.

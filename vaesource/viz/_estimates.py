@@ -136,3 +136,86 @@ def _truth_vertices(truth, cortex):
                 f"{cortex.surface} surface ({cortex.n_vertices[hemi]} vertices)."
             )
     return out
+
+
+def _table_regions(sources):
+    """The location regions of a source table, or None when it has none
+    (no table, an estimate of learned noise, of many epochs)."""
+    if sources is None or sources.region_size is None:
+        return None
+    return sources.regions
+
+
+def _cortex_regions(stc, white):
+    """Where each source's location region lies on the cortex.
+
+    Each region's positions are placed relative to the source's own vertex
+    on the white surface (their offsets from the source's head-frame
+    position: the head and MRI axes differ by a rotation of a few degrees,
+    which moves a point 20 mm away by about a millimetre), and the white
+    surface's vertices within a mesh spacing and a half of them are the
+    region's; the same vertex numbers mark it on any rendered surface.
+
+    Parameters
+    ----------
+    stc : mne.SourceEstimate
+        A full-VAE estimate (``stc.vae_sources``); otherwise no regions.
+    white : dict
+        ``{hemi: (rr, tris)}`` of the white surface (m), the estimate's
+        vertex numbers index it.
+
+    Returns
+    -------
+    regions : dict
+        ``{(hemi, vertex): (vertices, weights, p_real)}``: the region's
+        vertices of the hemisphere, their weight in (0, 1] (the largest
+        probability of the region's positions near each, over the region's
+        largest) and the source's posterior probability of being real (a
+        region of a source that is likely noise is drawn faint).
+    """
+    from scipy.spatial import cKDTree
+
+    table = getattr(stc, "vae_sources", None)
+    regions = _table_regions(table)
+    if regions is None:
+        return {}
+    out = {}
+    trees = {}
+    for i, (pos, prob) in enumerate(regions):
+        hemi, vertex = table.hemi[i], int(table.vertex[i])
+        if hemi not in white:
+            continue
+        rr, tris = white[hemi]
+        if hemi not in trees:
+            edges = rr[tris[:, [1, 2, 0]]] - rr[tris]
+            spacing = float(np.median(np.linalg.norm(edges, axis=-1)))
+            trees[hemi] = (cKDTree(rr), 1.5 * spacing, _neighbours(tris, len(rr)))
+        tree, radius, neighbours = trees[hemi]
+        points = rr[vertex] + (np.asarray(pos, float) - table.pos[i])
+        prob = np.asarray(prob, float)
+        weight = {}
+        for near, q in zip(tree.query_ball_point(points, radius), prob / prob.max()):
+            for v in near:
+                weight[v] = max(weight.get(v, 0.0), float(q))
+        weight.setdefault(vertex, 1.0)
+        # fill the holes: a vertex most of whose neighbours are in the region
+        # (on the inflated surface, isolated vertices draw as speckles)
+        w = np.zeros(len(rr))
+        w[list(weight)] = list(weight.values())
+        inside = neighbours @ (w > 0) / np.maximum(neighbours.sum(axis=1).A1, 1)
+        fill = (w == 0) & (inside >= 0.5)
+        w[fill] = (neighbours @ w / np.maximum(neighbours @ (w > 0), 1))[fill]
+        verts = np.flatnonzero(w > 0)
+        out[(hemi, vertex)] = (verts, w[verts], float(table.probability[i]))
+    return out
+
+
+def _neighbours(tris, n):
+    """Adjacency of a triangle mesh's vertices, a sparse (n, n) matrix."""
+    from scipy import sparse
+
+    edges = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
+    adj = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])),
+                            shape=(n, n)).tocsr()
+    adj = ((adj + adj.T) > 0).astype(float)
+    return adj

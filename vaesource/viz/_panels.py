@@ -18,6 +18,13 @@ from ._surfaces import HEMIS
 from ._views import _camera_for
 
 
+# opacity of a location region's tint, from its least to its most probable
+# location
+_REGION_OPACITY = (0.4, 0.8)
+# times the source's probability of being real; fainter regions are not drawn
+_FAINTEST = 0.05
+
+
 class _Scene:
     """Draws cortex panels into a plotter, sharing meshes and colour scale."""
 
@@ -50,16 +57,19 @@ class _Scene:
             self.meshes[hemi] = mesh
 
     def panel(self, row, col, view, hemis, title, active, truth, top_px=18,
-              title_at_bottom=False):
+              title_at_bottom=False, regions=None):
         pl = self.plotter
         pl.subplot(row, col)
         idx = len(self.info.panels)
         self.info.panels.append(
             dict(row=row, col=col, view=view, hemis=hemis, title=title)
         )
+        sel = [a for a in active if a[0] in hemis]
+        colors = self._colors(sel)
+        meshes = self._tinted(idx, hemis, sel, colors, regions or {})
         for hemi in hemis:
             pl.add_mesh(
-                self.meshes[hemi],
+                meshes[hemi],
                 scalars="shade",
                 rgb=True,
                 smooth_shading=True,
@@ -68,7 +78,6 @@ class _Scene:
                 specular=0.0,
                 reset_camera=False,
             )
-        sel = [a for a in active if a[0] in hemis]
         if sel:
             amps = np.array([a[2] for a in sel]) * self.factor
             radii = _glyph_radii(amps, self.amp_max, self.r_max)
@@ -82,11 +91,11 @@ class _Scene:
                 [self.values[(h, v)] for h, v, _ in sel])
             self.actor = _add_spheres(pl, centers, vals, radii, self.cmap, self.clim,
                                       log=self.log)
-            for (h, v, _), c, a, val, r in zip(sel, centers, amps, vals, radii):
+            for (h, v, _), c, a, val, r, rgb in zip(sel, centers, amps, vals, radii,
+                                                     colors):
                 self.info.sources.append(
                     dict(panel=idx, hemi=h, vertex=v, pos=c, amplitude=a,
-                         value=float(val), radius=r,
-                         color=_color_of(self.cmap, val, self.clim, self.log))
+                         value=float(val), radius=r, color=rgb)
                 )
         ring_r = 1.55 * self.r_max
         for hemi in hemis:
@@ -112,6 +121,40 @@ class _Scene:
         if title:
             _add_title(pl, title, bottom=title_at_bottom)
 
+
+    def _colors(self, sel):
+        """RGB of each source's glyph (as the render colours it)."""
+        out = []
+        for h, v, amp in sel:
+            val = amp * self.factor if self.values is None else self.values[(h, v)]
+            out.append(_color_of(self.cmap, val, self.clim, self.log))
+        return out
+
+    def _tinted(self, idx, hemis, sel, colors, regions):
+        """The hemispheres' meshes, with the location region of each drawn
+        source tinted in its colour: translucent, more opaque where the
+        source is more probable, so the folds stay readable under it."""
+        meshes = dict(self.meshes)
+        # weakest first: where regions overlap, the strongest source's shows
+        order = sorted(range(len(sel)), key=lambda k: sel[k][2])
+        for k in order:
+            h, v, _ = sel[k]
+            if (h, v) not in regions:
+                continue
+            verts, weight, p_real = regions[(h, v)]
+            if p_real * _REGION_OPACITY[1] < _FAINTEST:
+                continue  # a source that is likely noise: no region drawn
+            if meshes[h] is self.meshes[h]:
+                meshes[h] = self.meshes[h].copy()
+            shade = meshes[h]["shade"].astype(float)
+            alpha = p_real * (_REGION_OPACITY[0] + (
+                _REGION_OPACITY[1] - _REGION_OPACITY[0]) * np.asarray(weight))[:, None]
+            shade[verts] = (1 - alpha) * shade[verts] + alpha * 255 * colors[k]
+            meshes[h]["shade"] = np.round(shade).astype(np.uint8)
+            self.info.regions.append(dict(panel=idx, hemi=h, vertex=v,
+                                          vertices=verts, pos=self.cortex.rr[h][verts],
+                                          color=colors[k]))
+        return meshes
 
     def share_cameras(self, groups):
         """One camera for each group of panels (fitted to all they show)."""

@@ -56,6 +56,11 @@ class RenderInfo:
         and, for cortical sources, ``hemi`` and ``vertex``.
     truth : list of dict
         Ground-truth markers, same keys (colour is :data:`TRUTH_COLOR`).
+    regions : list of dict
+        One per drawn location region: ``panel``, ``hemi`` and ``vertex``
+        (of its source), ``vertices`` (the tinted vertices; none for
+        volumes), ``pos`` (world coordinates of the tinted vertices, or of
+        the volume's dots, m) and ``color`` (RGB in [0, 1]).
     clim : tuple of float | None
         Colour limits in colour-bar units (None when nothing is active).
     units : str
@@ -76,6 +81,7 @@ class RenderInfo:
     panels: list = field(default_factory=list)
     sources: list = field(default_factory=list)
     truth: list = field(default_factory=list)
+    regions: list = field(default_factory=list)
     clim: tuple | None = None
     units: str = ""
     color_by: str = "amplitude"
@@ -292,7 +298,7 @@ class _Strip:
 
 
 def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None,
-                color_by="amplitude"):
+                color_by="amplitude", regions=False, region_kind="tinted cortex"):
     """The strip of a render ``width`` pixels wide: the legend fills its right
     part, in smaller type and then on wrapped lines when it is narrow, and
     the strip grows to hold it (at least the colour bar's 90 px)."""
@@ -303,6 +309,8 @@ def _plan_strip(width, *, estimate, truth, extra=None, title=None, note=None,
         what = ("evidence, 2 log Bayes factor" if color_by == "evidence"
                 else "posterior probability of being real")
         legend.append(f"spheres: estimate (colour: {what}; size: amplitude)")
+    if estimate and regions:
+        legend.append(f"{region_kind}: 95 % location region of each source")
     if truth:
         legend.append("green rings: ground truth")
     if extra:

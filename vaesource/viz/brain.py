@@ -22,7 +22,13 @@ import numpy as np
 
 from .._docs import fill_doc
 from ..utils import _check_option, _validate_type, _verbose, logger
-from ._estimates import _active, _check_match, _check_stc, _truth_vertices
+from ._estimates import (
+    _active,
+    _check_match,
+    _check_stc,
+    _cortex_regions,
+    _truth_vertices,
+)
 from ._panels import _Scene
 from ._scene import (
     CONFIDENCE_CMAP,
@@ -61,6 +67,7 @@ def _cortex_keywords(
     subjects_dir=None,
     curvature=None,
     src=None,
+    regions: bool = True,
     cmap=None,
     clim=None,
     threshold: float = 0.0,
@@ -77,7 +84,7 @@ def _cortex_keywords(
 # order of the keywords in the public signatures
 _ORDER = ("surfaces", "surface", "views", "hemi", "time", "truth", "show_truth",
           "subject", "subjects_dir", "curvature", "src", "color_by", "sources",
-          "cmap", "clim", "threshold", "units", "title", "size", "fname",
+          "regions", "cmap", "clim", "threshold", "units", "title", "size", "fname",
           "verbose")
 
 
@@ -161,7 +168,28 @@ def _prepare(stcs, options, color_by="amplitude", sources=None):
             )
     extent = max(np.ptp(np.concatenate([cortex.rr[h] for h in HEMIS]), axis=0))
     colour = dict(values=values, log=log, amp_max=amp_max)
-    return cortex, actives, label, factor, clim, _SPHERE_SIZE * extent, colour
+    regions = {name: {} for name in stcs}
+    _validate_type(options["regions"], bool, "regions")
+    if options["regions"] and any(
+            getattr(stc, "vae_sources", None) is not None for stc in stcs.values()):
+        white = _white_surfaces(options, surfs, surface)
+        regions = {name: _cortex_regions(stc, white) for name, stc in stcs.items()}
+    return (cortex, actives, label, factor, clim, _SPHERE_SIZE * extent, colour,
+            regions)
+
+
+def _white_surfaces(options, surfs, surface):
+    """The white surface matching the rendered one (where the location
+    regions are placed; the rendered one when no white surface is found)."""
+    if surface != "white":
+        try:
+            surfs, _ = _resolve_surfaces(
+                options["surfaces"], "white", options["subject"],
+                options["subjects_dir"], options["curvature"])
+        except ValueError:
+            pass
+    return {h: (np.asarray(rr, float), np.asarray(tris, np.int64))
+            for h, (rr, tris) in surfs.items()}
 
 
 @_verbose
@@ -208,6 +236,7 @@ def plot_sources(
         :class:`~vaesource.evidence.SourceTable` or its rows (the
         ``"sources"`` of ``vaesource localize``'s ``summary.json``),
         matched by hemisphere and vertex.
+    %(render_regions)s
     %(render_cmap)s
     %(render_clim)s
     %(render_threshold)s
@@ -227,7 +256,7 @@ def plot_sources(
     """
     hemi, title, size = options["hemi"], options["title"], options["size"]
     auto, views = _check_views_or_auto(views, hemi)
-    cortex, actives, label, factor, clim, r_max, colour = _prepare(
+    cortex, actives, label, factor, clim, r_max, colour, regions = _prepare(
         {"stc": stc}, options, color_by, sources)
     cmap = options["cmap"] or (
         DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
@@ -262,7 +291,7 @@ def plot_sources(
                        truth=any(len(v) for v in truth_v.values()),
                        extra=views_note or None, title=title,
                        note=None if active else "no active source",
-                       color_by=color_by)
+                       color_by=color_by, regions=bool(regions["stc"]))
     size = _check_size(size, (width, row_px * n_rows + plan.height))
     strip = plan.height / (size[1] - plan.height) * n_rows
     groups = [(n_rows, np.s_[:])]
@@ -278,7 +307,8 @@ def plot_sources(
                    **colour)
     for j, col in enumerate(columns):
         for i, (view, hemis, ttl) in enumerate(col):
-            scene.panel(i, j, view, hemis, ttl, active, truth_v)
+            scene.panel(i, j, view, hemis, ttl, active, truth_v,
+                        regions=regions["stc"])
     plotter.subplot(n_rows, 0)
     if not active:
         logger.info("plot_sources: the estimate has no active source")
@@ -332,6 +362,7 @@ def plot_comparison(
     %(render_subject)s
     %(render_curvature)s
     %(render_src)s
+    %(render_regions)s
     %(render_title)s
     %(render_size)s
     %(render_fname)s
@@ -350,7 +381,7 @@ def plot_comparison(
         )
     hemi, truth, title, size = (options[k] for k in ("hemi", "truth", "title", "size"))
     auto, views = _check_views_or_auto(views, hemi)
-    cortex, actives, label, factor, clim, r_max, _ = _prepare(stcs, options)
+    cortex, actives, label, factor, clim, r_max, _, regions = _prepare(stcs, options)
     cmap = options["cmap"] or DEFAULT_CMAP
     truth_key = next((k for k in stcs if str(k).lower() == "truth"), None)
     if truth is None and truth_key is not None:
@@ -377,6 +408,7 @@ def plot_comparison(
         truth=any(len(v) for v in truth_v.values()), extra=views_note or None,
         title=title,
         note=("no active source: " + ", ".join(map(str, empty))) if empty else None,
+        regions=any(regions.values()),
     )
     size = _check_size(size, (width, int(round(sum(heights))) + plan.height))
     strip = plan.height / (size[1] - plan.height) * sum(heights)
@@ -390,7 +422,8 @@ def plot_comparison(
         marks = no_truth if name == truth_key else truth_v
         for i, (view, hemis, ttl) in enumerate(panels):
             scene.panel(i, j, view, hemis, ttl if j == 0 else "", actives[name],
-                        marks, top_px=28 if i == 0 else 0, title_at_bottom=True)
+                        marks, top_px=28 if i == 0 else 0, title_at_bottom=True,
+                        regions=regions[name])
             scene.info.panels[-1]["name"] = name
             if i == 0:
                 _add_title(plotter, str(name), heading=True)

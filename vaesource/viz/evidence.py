@@ -139,14 +139,39 @@ def plot_evidence(
     return fig
 
 
-def source_table_html(table, max_rows=50):
+def source_table_html(table, max_rows=50, *, bands=None, truth=None):
     """The selected sources of a :class:`vaesource.evidence.SourceTable` as
-    an HTML table (strongest evidence first)."""
+    an HTML table (strongest evidence first).
+
+    Parameters
+    ----------
+    table : vaesource.evidence.SourceTable
+        The sources.
+    max_rows : int
+        Most sources listed.
+    bands : dict | None
+        ``{location: (value, lower, upper)}`` in nAm: each source's
+        amplitude at its peak and its credible band there, including the
+        uncertainty of where the source is
+        (:func:`vaesource.credible_interval` with ``location=True``).
+    truth : dict | None
+        ``{location: amplitude}`` in nAm: the true amplitude, at the
+        estimate's peak, of the true source each estimated source stands
+        for (a simulation's; locations without one are left out).
+
+    Returns
+    -------
+    html : str
+    """
     rows = table.rows()
     restarts = table.frequency is not None
-    head = ["hemi", "vertex", "x, y, z (mm, head)", "peak (nAm)", "evidence",
-            "P(real)", "posterior sd (nAm)"] + (["found in restarts"] if restarts
-                                                else [])
+    regions = bool(rows) and "region_size" in rows[0]
+    head = (["hemi", "vertex", "x, y, z (mm, head)", "peak (nAm)", "evidence",
+             "P(real)", "posterior sd (nAm)"]
+            + (["region (locations)", "region radius (mm)"] if regions else [])
+            + (["peak nAm [95 % band with location]"] if bands is not None else [])
+            + (["truth (nAm)"] if truth is not None else [])
+            + (["found in restarts"] if restarts else []))
     cells = []
     for row in rows[:max_rows]:
         sd = float(np.sqrt(np.sum(np.square(row["posterior_sd_nAm"]))))
@@ -154,6 +179,15 @@ def source_table_html(table, max_rows=50):
                 ", ".join(f"{v:.1f}" for v in row["pos_mm"]),
                 f"{row['amplitude_nAm']:.2f}", f"{row['evidence']:.1f}",
                 f"{row['probability']:.3f}", f"{sd:.2f}"]
+        if regions:
+            line += [str(row["region_size"]), f"{row['region_radius_mm']:.1f}"]
+        if bands is not None:
+            band = bands.get(row["location"])
+            line.append("" if band is None else
+                        f"{band[0]:.2f} [{band[1]:.2f}, {band[2]:.2f}]")
+        if truth is not None:
+            value = truth.get(row["location"])
+            line.append("" if value is None else f"{value:.2f}")
         if restarts:
             line.append(f"{100 * row['frequency']:.0f} %")
         cells.append(line)
@@ -173,6 +207,15 @@ def source_table_html(table, max_rows=50):
         "keeping it); P(real): its posterior probability of being active; "
         "posterior sd: the posterior standard deviation of its amplitude "
         "(norm over orientations), the same at every time sample"
+        + ("; region: the locations holding 95 % of the posterior of where "
+           "the source is, and the largest distance from the source to one "
+           "of them" if regions else "")
+        + ("; band with location: the amplitude at the source's peak and its "
+           "95 % credible band there, over where the source may be (wider "
+           "than the posterior sd alone says when the source lies between "
+           "locations)" if bands is not None else "")
+        + ("; truth: the amplitude of the true source it stands for, at the "
+           "same time" if truth is not None else "")
         + ("; found in restarts: the fraction of random restarts whose "
            "optimum holds it" if restarts else "")
         + ".</p>"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .._docs import fill_doc
 from ..utils import _atomic_write, _verbose, logger
 
@@ -77,12 +79,16 @@ def make_report(
         side-by-side :func:`~vaesource.viz.plot_comparison`. A full-VAE
         estimate of :func:`vaesource.apply_vae_inverse` also gets a section
         "which sources are real": its sources' table (evidence, posterior
-        probability, posterior standard deviation, restarts), the evidence
-        of every source of the unselected optimum against the threshold
-        (:func:`~vaesource.viz.plot_evidence`) and the time courses with
-        their 95 % credible bands.
+        probability, posterior standard deviation, location region's size
+        and radius, the 95 % band at the source's peak including where it
+        may be and, with ``truth``, the true amplitude there; restarts),
+        the evidence of every source of the unselected optimum against the
+        threshold (:func:`~vaesource.viz.plot_evidence`) and the time
+        courses with their 95 % credible bands.
     truth : mne.SourceEstimate | None
-        Ground truth, drawn as rings and dashed time courses.
+        Ground truth, drawn as rings and dashed time courses, its amplitude
+        in the sources' table (that of the true source within ``match_mm``
+        of each estimated one).
     surfaces : None | Template | dict
         Cortex to render on (see :func:`~vaesource.viz.plot_sources`).
     subject, subjects_dir, src
@@ -104,7 +110,8 @@ def make_report(
         Benchmark rows for :func:`~vaesource.viz.plot_localization_errors`.
     match_mm : float
         In the time courses, a true source takes the colour of an estimated
-        source within this distance (on the white surface).
+        source within this distance (on the white surface); in the sources'
+        table, its amplitude stands next to that source's.
     color_by : ``"amplitude"`` | ``"evidence"`` | ``"probability"``
         Colour of the sources in the renders of full-VAE estimates (see
         :func:`~vaesource.viz.plot_sources`); other estimates and the
@@ -185,8 +192,8 @@ def make_report(
                 if table is None:
                     _add_figure(report, fig, f"{name}: time courses", section)
                 else:
-                    _add_which_are_real(report, stc, name, fig,
-                                        truth=truth is not None)
+                    _add_which_are_real(report, stc, name, fig, truth=truth,
+                                        positions=positions, match_mm=match_mm)
             if len(stcs) > 1:
                 plotter = plot_comparison(stcs, truth=truth, views=views, **where)
                 _add_render(report, plotter, tmp_dir, "comparison", "comparison",
@@ -224,16 +231,22 @@ def _render_caption(table, color_by, truth):
             + ("; green rings: ground truth." if truth is not None else "."))
 
 
-def _add_which_are_real(report, stc, name, time_courses, truth=False):
+def _add_which_are_real(report, stc, name, time_courses, truth=None,
+                        positions=None, match_mm=15.0):
     """The section "which sources are real" of a full-VAE estimate: its
-    source table, the evidence of the optimum's sources against the
-    threshold, the time courses with credible bands."""
+    source table (with each source's band at its peak including where it
+    may be, and the truth's amplitude there when known), the evidence of
+    the optimum's sources against the threshold, the time courses with
+    credible bands."""
     from .evidence import plot_evidence, source_table_html
 
     section = f"which sources are real: {name}"
     table = stc.vae_sources
-    report.add_html(source_table_html(table), title=f"{name}: sources",
-                    section=section)
+    bands, peak_index = _peak_bands(stc)
+    true_amps = (None if truth is None or peak_index is None else
+                 _truth_at_peaks(stc, truth, peak_index, positions, match_mm))
+    report.add_html(source_table_html(table, bands=bands, truth=true_amps),
+                    title=f"{name}: sources", section=section)
     result = stc.vae_result
     n_opt = result.info.get("optimum", result).locations.size
     caption = (
@@ -252,7 +265,69 @@ def _add_which_are_real(report, stc, name, time_courses, truth=False):
                 caption="Shaded: 95 % pointwise credible band of each source "
                 "(posterior of the full VAE)"
                 + ("; dashed: ground truth, in the colour of the estimated "
-                   "source that stands for it." if truth else "."))
+                   "source that stands for it." if truth is not None else "."))
+
+
+def _peak_bands(stc):
+    """({location: (value, lower, upper)} in nAm at each source's peak, with
+    the location's uncertainty, or None; and the peak's time index per row).
+
+    Vector estimates and estimates without location regions (learned noise,
+    many epochs) get no band."""
+    from ..evidence import credible_interval
+
+    data = np.asarray(stc.data)
+    if data.ndim != 2 or not data.size:
+        return None, None
+    peak_index = np.argmax(np.abs(data), axis=1)
+    try:
+        lower, upper = credible_interval(stc, location=True)
+    except ValueError:
+        return None, peak_index
+    rows = np.arange(len(data))
+    value, lo, hi = (1e9 * np.asarray(x)[rows, peak_index]
+                     for x in (data, lower.data, upper.data))
+    return ({int(loc): (float(v), float(a), float(b))
+             for loc, v, a, b in zip(stc.vae_sources.location, value, lo, hi)},
+            peak_index)
+
+
+def _truth_at_peaks(stc, truth, peak_index, positions, match_mm):
+    """{location: nAm}: the amplitude, at the estimate's peak, of the
+    strongest true source within ``match_mm`` of each estimated one (the
+    same vertex without positions), in the estimate's sign convention
+    (its norm for a norm estimate)."""
+    from ._estimates import _stc_magnitude
+    from .timecourses import _position, _space_vertices
+
+    try:
+        t_data = np.asarray(truth.data)
+        t_mag = _stc_magnitude(truth)
+    except AttributeError:  # vertex numbers, not an estimate
+        return None
+    # the truth's sample at each estimate's peak (the estimate may be a
+    # cropped window of it)
+    t_times = np.asarray(truth.times)
+    peak_times = np.asarray(stc.times)[peak_index]
+    t_index = np.argmin(np.abs(t_times[None, :] - peak_times[:, None]), axis=1)
+    on_time = np.abs(t_times[t_index] - peak_times) <= 0.5 * truth.tstep + 1e-9
+    t_verts = _space_vertices(truth)
+    t_rows = np.flatnonzero(t_mag.max(axis=1) > 0)
+    signed = np.asarray(stc.data).ndim == 2 and bool((np.asarray(stc.data) < 0).any())
+    out = {}
+    for i, (e, loc) in enumerate(zip(_space_vertices(stc), stc.vae_sources.location)):
+        if positions is None:
+            near = [j for j in t_rows if t_verts[j] == e]
+        else:
+            p = _position(positions, e)
+            near = [j for j in t_rows if 1e3 * np.linalg.norm(
+                _position(positions, t_verts[j]) - p) <= match_mm]
+        if near and on_time[i]:
+            j = max(near, key=lambda j: t_mag[j].max())
+            value = (t_data[j, t_index[i]] if signed and t_data.ndim == 2
+                     else t_mag[j, t_index[i]])
+            out[int(loc)] = 1e9 * float(value)
+    return out
 
 
 def _white_positions(surfaces, subject, subjects_dir):

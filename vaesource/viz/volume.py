@@ -220,6 +220,7 @@ def plot_volume_sources(
     truth=None,
     color_by: Literal["amplitude", "evidence", "probability"] = "amplitude",
     sources=None,
+    regions: bool = True,
     cmap=None,
     clim=None,
     threshold: float = 0.0,
@@ -262,6 +263,7 @@ def plot_volume_sources(
         :class:`~vaesource.evidence.SourceTable` or its rows (the
         ``"sources"`` of ``vaesource localize``'s ``summary.json``),
         matched by vertex number.
+    %(render_regions)s
     %(render_cmap)s
     %(render_clim)s
     %(render_threshold)s
@@ -324,6 +326,8 @@ def plot_volume_sources(
         clim = (0.0, peak * factor) if peak > 0 else None
     cmap = cmap or (DEFAULT_CMAP if color_by == "amplitude" else CONFIDENCE_CMAP)
     pos = _positions(src, verts[keep], to_head)
+    _validate_type(regions, bool, "regions")
+    clouds = _volume_regions(stc, verts[keep]) if regions else [None] * len(pos)
     amps = amps[keep] * factor
     if values is None:
         values = amps
@@ -353,7 +357,9 @@ def plot_volume_sources(
     plan = _plan_strip(width, estimate=len(amps) > 0, truth=len(truth_pos) > 0,
                        extra=f"gray glass: {glass_name}" if glass_name else None,
                        title=title, note=None if len(amps) else "no active source",
-                       color_by=color_by)
+                       color_by=color_by,
+                       regions=any(c is not None for c in clouds),
+                       region_kind="translucent dots")
     size = _check_size(size, (width, 330 + plan.height))
     strip = plan.height / (size[1] - plan.height)
     plotter = _new_plotter((2, len(views)), size, row_weights=[1, strip],
@@ -389,6 +395,12 @@ def plot_volume_sources(
                     panel=j, pos=p, amplitude=a, value=float(val), radius=r,
                     color=_color_of(cmap, val, clim, log),
                 ))
+            for v, cloud, val in zip(verts[keep], clouds, values):
+                if cloud is not None:
+                    rgb = _color_of(cmap, val, clim, log)
+                    _add_cloud(plotter, *cloud, rgb, 0.3 * r_max)
+                    info.regions.append(dict(panel=j, hemi="vol", vertex=int(v),
+                                             pos=cloud[0], color=rgb))
         if len(truth_pos):
             _add_rings(plotter, truth_pos, np.tile(direction, (len(truth_pos), 1)),
                        1.55 * r_max)
@@ -407,6 +419,42 @@ def plot_volume_sources(
     info.glass = glass_name or ""
     _attach(plotter, info)
     return _finish(plotter, fname)
+
+
+def _volume_regions(stc, vertices):
+    """Each drawn source's location region, ``(positions, weights)``
+    (head frame, m; the probability over the region's largest), or None."""
+    from ._estimates import _table_regions
+
+    table = getattr(stc, "vae_sources", None)
+    regions = _table_regions(table)
+    if regions is None:
+        return [None] * len(vertices)
+    by_vertex = {int(v): (np.asarray(pos, float), np.asarray(q) / np.max(q))
+                 for v, (pos, q) in zip(table.vertex, regions)}
+    return [by_vertex.get(int(v)) for v in vertices]
+
+
+# opacity of a region's dots, by the probability of their location over the
+# region's most probable: below a third, below two thirds, above
+_CLOUD_OPACITY = (0.2, 0.35, 0.55)
+
+
+def _add_cloud(plotter, positions, weights, color, radius):
+    """A region as translucent spheres, more opaque where more probable
+    (three levels: one actor per opacity)."""
+    import pyvista as pv
+
+    level = np.minimum((3 * np.asarray(weights)).astype(int), 2)
+    sphere = pv.Sphere(radius=radius, theta_resolution=12, phi_resolution=12)
+    for k, alpha in enumerate(_CLOUD_OPACITY):
+        if not np.any(level == k):
+            continue
+        dots = pv.PolyData(positions[level == k]).glyph(scale=False, orient=False,
+                                                        geom=sphere)
+        plotter.add_mesh(dots, color=color, opacity=alpha, smooth_shading=True,
+                         ambient=0.4, diffuse=0.6, specular=0.0,
+                         reset_camera=False)
 
 
 @dataclass
