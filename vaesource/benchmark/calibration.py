@@ -149,6 +149,21 @@ def _cortex_sim(n_sources, snr, rng, on_grid):
 def run_trial(setting, snr, n_sources, trial, seed=0, merge_split=False):
     """Simulate one problem, localize it, score each true source.
 
+    Parameters
+    ----------
+    setting : str
+        One of :data:`SETTINGS`.
+    snr : float
+        Whitened SNR of the simulation.
+    n_sources : int
+        Number of true sources.
+    trial : int
+        Trial number (with the other arguments, it names the trial's seed).
+    seed : int
+        Base seed.
+    merge_split : bool
+        Localize with ``merge_split`` (:func:`vaesource.apply_vae_inverse`).
+
     Returns
     -------
     rows : list of dict
@@ -243,17 +258,35 @@ def _row(stc, j):
 
 @dataclass
 class CalibrationResult:
-    """Rows of the calibration benchmark (one per true source)."""
+    """Rows of the calibration benchmark.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per true source, with the columns of :data:`COLUMNS`.
+    """
 
     rows: list = field(default_factory=list)
 
     def to_csv(self, fname):
-        """Write the rows to ``fname``."""
+        """Write the rows to a CSV file.
+
+        Parameters
+        ----------
+        fname : path-like
+            The file to write.
+        """
         _sweep.write_csv(fname, self.rows, COLUMNS)
 
     def table(self):
         """Per setting and SNR: sources, detected, region coverage, amplitude
-        coverage (location / grid), median region size and radius."""
+        coverage (location / whole source / grid), median region size and
+        radius.
+
+        Returns
+        -------
+        table : list of dict
+        """
         out = []
         keys = sorted({(r["setting"], r["snr"]) for r in self.rows},
                       key=lambda k: (SETTINGS.index(k[0]), k[1]))
@@ -316,7 +349,12 @@ class CalibrationResult:
         return fig
 
     def summary(self):
-        """The table as text."""
+        """The table as text.
+
+        Returns
+        -------
+        text : str
+        """
         lines = [
             f"{'setting':<12s} {'SNR':>5s} {'found':>9s} {'region':>7s} "
             f"{'band+loc':>8s} {'source':>7s} {'grid':>6s} {'size':>5s} "
