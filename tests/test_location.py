@@ -305,3 +305,16 @@ def test_regions_of_learned_noise_and_conditions(split):
     # one joint posterior of where the sources are
     np.testing.assert_array_equal(stcs[0].vae_sources.region_size,
                                   stcs[1].vae_sources.region_size)
+
+
+def test_report_table_shows_split_sources(split):
+    """The report's source table says which rows are one source."""
+    from vaesource.viz.evidence import source_table_html
+
+    _, stc = split
+    table = stc.vae_sources
+    html = source_table_html(table)
+    assert "one source with" in html
+    for i, head in enumerate(table.source):
+        if head != i:
+            assert f"part of {table.hemi[head]} {table.vertex[head]}" in html

@@ -166,11 +166,19 @@ def source_table_html(table, max_rows=50, *, bands=None, truth=None):
     rows = table.rows()
     restarts = table.frequency is not None
     regions = bool(rows) and "region_size" in rows[0]
+    # sources split over neighbouring locations (SourceTable.source)
+    vertex_of = {r["location"]: f"{r['hemi']} {r['vertex']}" for r in rows}
+    parts = {}
+    for r in rows:
+        if r.get("source", r["location"]) != r["location"]:
+            parts.setdefault(r["source"], []).append(vertex_of[r["location"]])
+    split = bool(parts)
     head = (["hemi", "vertex", "x, y, z (mm, head)", "peak (nAm)", "evidence",
              "P(real)", "posterior sd (nAm)"]
             + (["region (locations)", "region radius (mm)"] if regions else [])
             + (["peak nAm [95 % band with location]"] if bands is not None else [])
             + (["truth (nAm)"] if truth is not None else [])
+            + (["one source with"] if split else [])
             + (["found in restarts"] if restarts else []))
     cells = []
     for row in rows[:max_rows]:
@@ -188,6 +196,11 @@ def source_table_html(table, max_rows=50, *, bands=None, truth=None):
         if truth is not None:
             value = truth.get(row["location"])
             line.append("" if value is None else f"{value:.2f}")
+        if split:
+            head_loc = row.get("source", row["location"])
+            line.append(f"part of {vertex_of.get(head_loc, head_loc)}"
+                        if head_loc != row["location"] else
+                        ", ".join(parts.get(row["location"], [])))
         if restarts:
             line.append(f"{100 * row['frequency']:.0f} %")
         cells.append(line)
@@ -216,6 +229,10 @@ def source_table_html(table, max_rows=50, *, bands=None, truth=None):
            "locations)" if bands is not None else "")
         + ("; truth: the amplitude of the true source it stands for, at the "
            "same time" if truth is not None else "")
+        + ("; one source with: locations that one source between them "
+           "explains as well, up to what a second source must earn (a source "
+           "split over the grid; each row's band is its own part's)"
+           if split else "")
         + ("; found in restarts: the fraction of random restarts whose "
            "optimum holds it" if restarts else "")
         + ".</p>"
