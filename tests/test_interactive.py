@@ -62,7 +62,8 @@ def test_panel_html_self_contained(page):
 
 def _scene_state(page):
     """The vtk.js scene embedded in ``page`` (trame-vtk's zip, base64)."""
-    data = re.search(r'const base64Str = "([^"]+)"', page).group(1)
+    # "const" in trame-vtk 2.12 on, "var" in 2.11 (the oldest allowed)
+    data = re.search(r'(?:const|var|let) base64Str = "([^"]+)"', page).group(1)
     with zipfile.ZipFile(io.BytesIO(base64.b64decode(data))) as zfile:
         return json.loads(zfile.read("index.json"))["scene"]
 

@@ -81,7 +81,11 @@ def _discrete_forward(head, rr_mri):
     src = mne.setup_volume_source_space(
         subject=None, pos=dict(rr=rr_mri, nn=np.tile([0.0, 0.0, 1.0], (len(rr_mri), 1))),
         verbose=False)
-    return mne.make_forward_solution(head.info, head.trans, src, head.sphere,
+    # MEG in a sphere depends on its centre alone: a shell-less sphere (MNE
+    # 1.8 rejects the template's shells, whose outer radius reaches sensors)
+    sphere = mne.make_sphere_model(r0=np.asarray(head.sphere["r0"]),
+                                   head_radius=None, verbose=False)
+    return mne.make_forward_solution(head.info, head.trans, src, sphere,
                                      meg=True, eeg=False, verbose=False)
 
 
