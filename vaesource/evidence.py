@@ -812,9 +812,11 @@ def _row_normals(estimate):
     return lf.source_nn[result.active_set[::k]]
 
 
-#: Draws per point of the norm's distribution (fixed seed: the same band
-#: for the same estimate).
-N_DRAWS = 256
+#: Draws of the norm's distribution, shared among a mixture's points in
+#: proportion to their weights (at least :data:`MIN_DRAWS` each; fixed seed:
+#: the same band for the same estimate).
+N_DRAWS = 2048
+MIN_DRAWS = 16
 
 
 def _norm_band(q, mu, C, level):
@@ -823,14 +825,18 @@ def _norm_band(q, mu, C, level):
     sensors do not see (a radial dipole in a sphere) keeps its prior
     variance, which the band of the norm must include."""
     p, k, n_t = mu.shape
-    z = np.random.default_rng(0).standard_normal((N_DRAWS, k))
+    counts = np.maximum(MIN_DRAWS, np.round(q * N_DRAWS).astype(int))
+    z = np.random.default_rng(0).standard_normal((counts.max(), k))
     # C = L L^T per point and time (eigh: C may be singular)
     lam, V = np.linalg.eigh(C)  # (p, t, k), (p, t, k, k)
     L = V * np.sqrt(np.maximum(lam, 0))[:, :, None, :]
-    x = mu.transpose(0, 2, 1)[:, :, None, :] + np.einsum("ptab,db->ptda", L, z)
-    size = np.linalg.norm(x, axis=-1)  # (p, t, draws)
-    size = size.transpose(1, 0, 2).reshape(n_t, -1)
-    wts = np.repeat(q / N_DRAWS, N_DRAWS)
+    sizes, wts = [], []
+    for j in range(p):
+        x = mu[j].T[:, None, :] + np.einsum("tab,db->tda", L[j], z[:counts[j]])
+        sizes.append(np.sqrt(np.sum(x**2, axis=-1)))  # (t, draws)
+        wts.append(np.full(counts[j], q[j] / counts[j]))
+    size = np.concatenate(sizes, axis=1)
+    wts = np.concatenate(wts)
     order = np.argsort(size, axis=1)
     ranked = np.take_along_axis(size, order, axis=1)
     cum = np.cumsum(wts[order], axis=1)
