@@ -169,20 +169,28 @@ def test_neighbors():
         assert set(within) <= set(cand)
 
 
-@pytest.fixture(scope="module")
-def on_grid():
-    """Two sources on the ico3 grid (normal orientation), SNR 10."""
+def _simulate_and_localize(sim_spacing, snr, seed):
+    """Two sources simulated on ``sim_spacing`` of the template and
+    localized on its ico3 grid (loose 0.2): the simulation and estimate."""
     from vaesource import apply_vae_inverse
     from vaesource.datasets import template
     from vaesource.simulation import cortical_evoked
 
-    head = template("ico3", sensors="meg")
-    sim = cortical_evoked(head, 2, snr=10.0, seed=3, sfreq=100.0)
+    coarse = template("ico3", sensors="meg")
+    fine = coarse if sim_spacing == "ico3" else template(sim_spacing, sensors="meg")
+    sim = cortical_evoked(fine, 2, snr=snr, seed=seed, sfreq=100.0,
+                          inverse_template=None if fine is coarse else coarse)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2,
                                 verbose=False)
     return sim, stc
+
+
+@pytest.fixture(scope="module")
+def on_grid():
+    """Two sources on the ico3 grid (normal orientation), SNR 10."""
+    return _simulate_and_localize("ico3", 10.0, 3)
 
 
 def test_regions_of_sources_on_the_grid(on_grid):
@@ -232,18 +240,7 @@ def test_location_band(on_grid):
 def split():
     """Two sources off the ico3 grid (ico4), SNR 3: the estimate splits
     each over two neighbouring locations (4 rows)."""
-    from vaesource import apply_vae_inverse
-    from vaesource.datasets import template
-    from vaesource.simulation import cortical_evoked
-
-    fine, coarse = template("ico4", sensors="meg"), template("ico3", sensors="meg")
-    sim = cortical_evoked(fine, 2, snr=3.0, seed=1, inverse_template=coarse,
-                          sfreq=100.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        stc = apply_vae_inverse(sim.evoked, sim.forward, sim.noise_cov, loose=0.2,
-                                verbose=False)
-    return sim, stc
+    return _simulate_and_localize("ico4", 3.0, 1)
 
 
 def test_split_sources_are_one_source(split):

@@ -102,7 +102,8 @@ class SourceTable:
         (they take a few tenths of a second on a fine grid)."""
         if self._located is None:
             self._located = (dict(regions=None, source=None, groups=None,
-                                  region_size=None, region_radius_mm=None)
+                                  region_size=None, region_radius_mm=None,
+                                  problem=None)
                              if self._locate is None else self._locate())
             self._locate = None
         return self._located[key]
@@ -470,7 +471,11 @@ def source_groups(result, threshold, neighbors=None, level=0.95):
         Index of the strongest part -> the region of the pair moved
         together (its band is the whole source's).
     """
-    problem = _problem(result, level, neighbors)
+    return _pair_sources(_problem(result, level, neighbors), result, threshold)
+
+
+def _pair_sources(problem, result, threshold):
+    """:func:`source_groups` on a prepared problem."""
     locs = [int(v) for v in result.locations]
     hoods = [set(problem.neighbors(a).tolist()) for a in locs]
     tests = []
@@ -633,14 +638,16 @@ def _locate_sources(result, level, threshold):
     """Regions, sizes, radii, sources and groups of a table."""
     lf = result.info["lead_field"]
     locs = result.locations
-    regions = location_regions(result, level)
-    source, groups = source_groups(result, threshold, level=level)
+    # one factorisation of Sigma for the regions, the pairs and the bands
+    problem = _problem(result, level)
+    regions = [problem.region([int(loc)]) for loc in locs]
+    source, groups = _pair_sources(problem, result, threshold)
     radius = np.array([
         1e3 * np.max(np.linalg.norm(r.positions - lf.source_rr[loc], axis=1))
         for r, loc in zip(regions, locs)])
     return dict(regions=regions, source=source, groups=groups,
                 region_size=np.array([r.n_in for r in regions], int),
-                region_radius_mm=radius)
+                region_radius_mm=radius, problem=problem)
 
 
 def _physical_rows(result):
@@ -756,7 +763,7 @@ def _location_band(estimate, table, level, merged=False):
             "shared support of many epochs is solved on a factor of their "
             "summed outer product, not on time samples): use location=False."
         )
-    problem = _problem(result, table.region_level)
+    problem = table._where("problem") or _problem(result, table.region_level)
     data = estimate.data
     lo, hi = np.zeros_like(data), np.zeros_like(data)
     nn_rows = _row_normals(estimate)
