@@ -252,12 +252,21 @@ def fit_template_sphere(src_rr_head: np.ndarray, trans):
 
 def _farthest_point_order(rr: np.ndarray, n: int, start: int) -> np.ndarray:
     """Greedy farthest-point sampling; every prefix is itself well spread."""
+    # the coordinates as three contiguous rows: each step is a few vector
+    # operations (the same sums, in the same order, as np.linalg.norm's)
+    xyz = np.ascontiguousarray(np.asarray(rr, float).T)
+
+    def dist_to(i):
+        d = xyz - xyz[:, i : i + 1]
+        d *= d
+        return np.sqrt(d[0] + d[1] + d[2])
+
     order = [start]
-    dist = np.linalg.norm(rr - rr[start], axis=1)
+    dist = dist_to(start)
     for _ in range(n - 1):
         nxt = int(np.argmax(dist))
         order.append(nxt)
-        dist = np.minimum(dist, np.linalg.norm(rr - rr[nxt], axis=1))
+        np.minimum(dist, dist_to(nxt), out=dist)
     return np.array(order)
 
 
