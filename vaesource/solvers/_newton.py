@@ -91,7 +91,7 @@ from scipy.linalg import blas, lapack
 
 from ..utils import ConvergenceWarning, logger, warn
 from ._common import _expand, _group_sum
-from ._mm import _chol, _cols, _tri
+from ._mm import _cho_factor, _cho_solve, _chol, _cols, _tri
 
 # A location whose weight explains less than this fraction of its own
 # whitened power and whose gradient pushes it to zero is sent to zero
@@ -652,14 +652,13 @@ def _newton_direction(H, g, lam):
     scale[scale == 0] = 1.0
     for _ in range(40):
         try:
-            c = linalg.cho_factor(H + lam * np.diag(scale), lower=True,
-                                  check_finite=False)
+            c = _cho_factor(H + lam * np.diag(scale))
         except linalg.LinAlgError:
             lam = max(10.0 * lam, 1e-6)
             if lam > 1e12:
                 break
             continue
-        return -linalg.cho_solve(c, g, check_finite=False), lam
+        return -_cho_solve(c, g), lam
     return None, lam
 
 

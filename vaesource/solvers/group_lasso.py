@@ -21,6 +21,7 @@ from ..utils import (
     warn,
 )
 from ._common import _check_MG, _expand, _group_sum, _reduce_data
+from ._mm import _cho_factor, _cho_solve
 from ._result import SolverResult
 
 # Working-set growth (celer / skglm): working sets hold at least this many
@@ -165,13 +166,12 @@ class _Subproblem:
         grad = grad_data + c_cols * X_S
         H_SS = self.H[np.ix_(cols, cols)]
         try:
-            A_inv = linalg.cho_solve(
-                linalg.cho_factor(H_SS + np.diag(c_cols[:, 0])),
-                np.eye(cols.size))
+            A_inv = _cho_solve(_cho_factor(H_SS + np.diag(c_cols[:, 0])),
+                               np.eye(cols.size))
             n_act = blocks.size
             N = np.diag(1.0 / c) - (A_inv * (U @ U.T)).reshape(
                 n_act, n_orient, n_act, n_orient).sum(axis=(1, 3))
-            N_fac = linalg.cho_factor(N)
+            N_fac = _cho_factor(N)
         except linalg.LinAlgError:
             return None
 
@@ -180,7 +180,7 @@ class _Subproblem:
 
         def solve(rhs):
             Y = A_inv @ rhs
-            v = linalg.cho_solve(N_fac, blocks_dot(Y))
+            v = _cho_solve(N_fac, blocks_dot(Y))
             return Y + A_inv @ (U * _expand(v, n_orient)[:, None])
 
         D = solve(-grad)
@@ -335,7 +335,7 @@ class _Subproblem:
 def _solve_pd(A, B):
     """Solve ``A X = B`` for a symmetric positive definite ``A``."""
     try:
-        return linalg.cho_solve(linalg.cho_factor(A), B)
+        return _cho_solve(_cho_factor(A), B)
     except linalg.LinAlgError:
         # Positive definite in exact arithmetic; rounding can break the
         # Cholesky factorisation when alpha is tiny.
