@@ -92,14 +92,24 @@ class _DenseFactor:
         Sigma = blas.dsyrk(1.0, Gs, lower=1)
         Sigma.flat[:: n_sensors + 1] += gamma
         self.L = _chol(Sigma, "Sigma = G diag(w) G^T + gamma I")
-        BC = _tri(self.L, np.hstack([G_A, Q]))  # one triangular solve
-        p = G_A.shape[1]
-        self.B, self.C = BC[:, :p], BC[:, p:]  # L^-1 G_A, L^-1 Q
+        self.C = _tri(self.L, Q)  # L^-1 Q
+        self._B = None  # L^-1 G_A, when asked for (z_cols)
         self.data = float(np.sum(self.C**2))  # tr[Q Q^T Sigma^-1]
         self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.L))))
 
+    @property
+    def B(self):
+        """``L^-1 G_A``: the whitened active columns (the costly part of an
+        iteration, n_sensors^2 per column; the separable penalties' steps
+        need only ``G_A^T Sigma^-1 Q``)."""
+        if self._B is None:
+            self._B = _tri(self.L, self.G_A)
+        return self._B
+
     def GtSinvQ(self):
         """``G_A^T Sigma^-1 Q``, shape (n_active_cols, k)."""
+        if self._B is None:
+            return self.G_A.T @ _tri(self.L, self.C, trans=True)
         return self.B.T @ self.C
 
     def z_cols(self):
@@ -339,12 +349,14 @@ def _mm_solve(
             converged = active.size == 0
             break
 
+        # tr(G_i^T S^-1 G_i): cost (18)'s steps only
+        z = _group_sum(fac.z_cols(), n_orient) if kind == "logdet" else None
         A = fac.GtSinvQ()
         state = dict(
             cost=new_cost,
             w_A=w_A,
             a2=_group_sum(np.sum(A**2, axis=1), n_orient),  # ||G_i^T S^-1 Q||^2
-            z=_group_sum(fac.z_cols(), n_orient),  # tr(G_i^T S^-1 G_i)
+            z=z,
             c_A=col_norms2[cols],
             gamma=gamma,
             eps=eps,
