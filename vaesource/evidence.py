@@ -524,8 +524,9 @@ def _cell_points(candidates, neighbors):
 
 
 def _point_gains(G, lf, a, b, f):
-    """The gains of points ``f`` of the way from ``a`` to ``b``, shape
-    (n_points, n_sensors, k), and their frames (:func:`_frames`).
+    """The gains of points ``f`` of the way from ``a`` to ``b`` (a
+    :class:`~vaesource.solvers._location.PointGains`) and their frames
+    (:func:`_frames`).
 
     A source there has, to first order, the lead field ``(1 - f) L_a + f
     L_b`` (x, y, z components) and the orientation frame of the cortex
@@ -533,21 +534,25 @@ def _point_gains(G, lf, a, b, f):
     tangents, weighted as the grid's columns are. With a fixed orientation
     the normal columns are interpolated.
     """
+    from .solvers._location import PointGains
+
     k = lf.n_orient
     frame = _frames(lf, a, b, f)
     Gl = G.reshape(G.shape[0], -1, k)
+    # each distinct location once (a cell's points share their own and
+    # their neighbours' lead fields)
+    locs, idx = np.unique(np.concatenate([a, b]), return_inverse=True)
+    ia, ib = idx[: a.size], idx[a.size:]
     if k == 1:
-        blocks = (1 - f)[:, None, None] * Gl[:, a].transpose(1, 0, 2) + \
-            f[:, None, None] * Gl[:, b].transpose(1, 0, 2)
-        return blocks, frame
+        return PointGains(Gl[:, locs], ia, ib, f), frame
     sw = lf.source_weighting.reshape(-1, k)
     nn = lf.source_nn.reshape(-1, k, 3)
     # x, y, z lead fields (whitened): L = (G_j / sw_j) nn_j
-    L_a = np.einsum("spk,pkd->psd", Gl[:, a] / sw[a], nn[a])
-    L_b = np.einsum("spk,pkd->psd", Gl[:, b] / sw[b], nn[b])
-    L = (1 - f)[:, None, None] * L_a + f[:, None, None] * L_b
-    blocks = np.einsum("psd,pkd->psk", L, frame["nn"]) * frame["scale"][:, None, :]
-    return blocks, frame
+    L_u = np.matmul((Gl[:, locs] / sw[locs]).transpose(1, 0, 2), nn[locs])
+    # the x, y, z frame of a free grid is L's own
+    return PointGains(L_u.transpose(1, 0, 2), ia, ib, f,
+                      None if frame["free"] else frame["nn"],
+                      frame["scale"]), frame
 
 
 def _frames(lf, a, b, f):
@@ -562,7 +567,7 @@ def _frames(lf, a, b, f):
     normal = (1 - g) * nn[a, 0] + g * nn[b, 0]
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
     if k == 1:
-        return dict(scale=scale, nn=normal[:, None, :])
+        return dict(scale=scale, nn=normal[:, None, :], free=False)
     # tangents: the first grid tangent made orthogonal to the normal
     t1 = (1 - g) * nn[a, 1] + g * nn[b, 1]
     t1 -= np.sum(t1 * normal, axis=1, keepdims=True) * normal
@@ -577,7 +582,8 @@ def _frames(lf, a, b, f):
     free = np.allclose(nn[a], nn[b]) and np.allclose(nn[a][:1], np.eye(3))
     if free:
         frames = nn[a]
-    return dict(scale=scale, nn=frames)
+    return dict(scale=scale, nn=frames,
+                free=free and bool(np.all(frames == np.eye(3))))
 
 
 def source_table(result, level=0.95):
@@ -839,7 +845,9 @@ def _norm_band(q, mu, C, level):
     L = V * np.sqrt(np.maximum(lam, 0))[:, :, None, :]
     sizes, wts = [], []
     for j in range(p):
-        x = mu[j].T[:, None, :] + np.einsum("tab,db->tda", L[j], z[:counts[j]])
+        # x[t, d] = mu_t + L_t z_d (a product per time; einsum has no fast
+        # path for it)
+        x = mu[j].T[:, None, :] + np.matmul(z[:counts[j]], L[j].transpose(0, 2, 1))
         sizes.append(np.sqrt(np.sum(x**2, axis=-1)))  # (t, draws)
         wts.append(np.full(counts[j], q[j] / counts[j]))
     size = np.concatenate(sizes, axis=1)
