@@ -228,6 +228,20 @@ def test_compare_on_times_the_optimum(heads):
     assert newton["n_active"] > 5
 
 
+def test_location_times(heads):
+    """The speed benchmark times the default call's regions and location
+    bands on the same estimate a user gets."""
+    from vaesource.benchmark.speed import location_times
+    from vaesource.simulation import cortical_evoked
+
+    coarse, fine = heads
+    sim = cortical_evoked(fine, 2, snr=10.0, seed=3, inverse_template=coarse,
+                          sfreq=100.0)
+    out = location_times(sim.evoked, sim.forward, sim.noise_cov, loose=0.2)
+    assert out["n_rows"] >= 1
+    assert all(out[key] > 0 for key in ("solve", "regions", "band"))
+
+
 def test_calibration_benchmark(tmp_path):
     """One trial per setting: a row per true source with the coverages; on
     the grid at SNR 10 the sources are found and their regions hold them;

@@ -373,6 +373,28 @@ def _print_separable(name, r):
               f"Newton {_ratio(old['seconds'], new['seconds'])}")
 
 
+def location_times(evoked, fwd, cov, *, loose):
+    """Seconds of the default call's regions and location bands.
+
+    The estimate of the default call (evidence selection), then the time
+    to its location regions (:attr:`~vaesource.evidence.SourceTable.region_size`)
+    and to the 90 % bands with the location
+    (:func:`~vaesource.evidence.credible_interval`).
+    """
+    from ..evidence import credible_interval
+    from ..inverse import apply_vae_inverse
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stc, solve = _timed(lambda: apply_vae_inverse(
+            evoked, fwd, cov, loose=loose, verbose=False))
+        table = stc.vae_sources
+        _, regions = _timed(lambda: table.region_size)
+        _, band = _timed(lambda: credible_interval(stc, 0.9, location=True))
+    return dict(solve=solve, regions=regions, band=band,
+                n_rows=len(table.region_size))
+
+
 def _print_problem(name, r):
     new, old, gm = r["newton"], r["mackay"], r["gamma_map"]
     c = new["cost"]
@@ -496,5 +518,12 @@ def run_speed(n_trials=10, problems=PROBLEMS, threads=("1", "all")):
                         ev, fwd, nc = volume_problem(cov=cov)
                         r = compare_on(ev, fwd, nc, loose=1.0, mxne=False)
                         _print_problem(f"{cov}-cov", r)
+                        r["location"] = loc = location_times(ev, fwd, nc,
+                                                             loose=1.0)
+                        print(f"      where the sources are (default call, "
+                              f"{loc['n_rows']} rows, solved in "
+                              f"{loc['solve']:.2f} s): regions "
+                              f"{loc['regions']:.2f} s, 90 % bands with the "
+                              f"location {loc['band']:.2f} s")
                         res[f"volume_{cov}"] = r
     return results
