@@ -1043,10 +1043,12 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
     large = prob.penalty.logdet and usable_locs.size * prob.n_orient > 2 * max_cols
     kkt = np.inf
     while True:
-        single = large and kkt > _SINGLE_ABOVE and prob.single(st.sig)
+        single = (large and kkt > max(_SINGLE_ABOVE, kkt_tol)
+                  and prob.single(st.sig))
         kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma, single=single)
         n_passes += 1
-        if single and (kkt <= _SINGLE_ABOVE or st.n_attempts >= max_iter):
+        if single and (kkt <= max(_SINGLE_ABOVE, kkt_tol)
+                       or st.n_attempts >= max_iter):
             # close to stationary (or stopping): the pass that may certify,
             # and the violation reported, in double
             kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
