@@ -467,6 +467,62 @@ def test_newton_certified_and_not_above_mackay(seed):
         _kkt_reference(M, G, ref.weights, 1.0, 3), rel=1e-6, abs=1e-9)
 
 
+
+def test_newton_single_precision_selection_passes(monkeypatch):
+    """On a large problem the passes that only select locations run in
+    single precision; the certificate is still a double-precision pass over
+    all columns, and the point reached is the one of double passes alone."""
+    from vaesource.solvers import _newton
+
+    M, G = _volume_like(3, n_loc=400)  # 1200 columns: the working-set path
+    calls = []
+    ratios = _newton._ratios
+
+    def spy(prob, sig, locs, w=None, single=False):
+        calls.append(single)
+        return ratios(prob, sig, locs, w, single)
+
+    monkeypatch.setattr(_newton, "_ratios", spy)
+    res = full_vae(M, G, gamma=1.0, n_orient=3)
+    assert any(calls) and not calls[-1]  # the last pass is the double one
+    assert res.converged and res.info["kkt_violation"] <= 1e-6
+    assert _kkt_reference(M, G, res.weights, 1.0, 3) <= 2e-6
+    monkeypatch.setattr(_newton, "_SINGLE_ABOVE", np.inf)
+    calls.clear()
+    ref = full_vae(M, G, gamma=1.0, n_orient=3)
+    assert not any(calls)
+    assert res.cost[-1] <= ref.cost[-1] + 1e-10 * abs(ref.cost[-1])
+    assert_allclose(res.weights, ref.weights, rtol=1e-5, atol=1e-8 * res.weights.max())
+    # a tolerance above the hand-over is still certified in double
+    monkeypatch.undo()
+    monkeypatch.setattr(_newton, "_ratios", spy)
+    calls.clear()
+    res = full_vae(M, G, gamma=1.0, n_orient=3, kkt_tol=0.05)
+    assert any(calls) and not calls[-1]
+    assert res.info["kkt_violation"] <= 0.05
+
+
+def test_newton_single_precision_passes_rounding(monkeypatch):
+    """Violations that are only a single-precision pass's rounding (an
+    ill-conditioned Sigma) do not stop the solver uncertified: after a
+    single pass that moves nothing, the passes are in double."""
+    from vaesource.solvers import _newton
+
+    def inflated(stats_single):
+        def stats(self, G_C, norms2=None):
+            z, A = stats_single(self, G_C, norms2)
+            return 0.8 * z, A  # every MacKay ratio 25 % too large
+        return stats
+
+    for cls in (_newton._DenseSigma, _newton._SpanSigma):
+        monkeypatch.setattr(cls, "stats_single", inflated(cls.stats_single))
+    M, G = _volume_like(3, n_loc=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = full_vae(M, G, gamma=1.0, n_orient=3)
+    assert res.converged and res.info["kkt_violation"] <= 1e-6
+    assert _kkt_reference(M, G, res.weights, 1.0, 3) <= 2e-6
+
 def test_newton_large_working_set_from_weights_init():
     """Starting on every location (more than the Newton cap) still converges:
     MM steps prune until Newton can take over."""

@@ -126,6 +126,12 @@ _MM_PHASE = 1e-3
 _INNER_FRACTION = 0.1
 # Columns of the full pass whitened at once (bounds the memory to one chunk).
 _CHUNK = 4096
+# Selection passes in single precision (half the time of a pass) while the
+# last pass's violation is above this; the certificate is always a pass in
+# double precision. Float32 rounds the MacKay ratios to about 1e-6 on the
+# real volume, but up to 1e-2 with an ill-conditioned Sigma: a single pass
+# after which nothing moves hands over to passes in double.
+_SINGLE_ABOVE = 1e-2
 
 
 # ---------------------------------------------------------------------------
@@ -267,6 +273,7 @@ class _DenseSigma(_OneSigma):
         self.data = float(np.sum(self.TQ**2))  # tr[Q^T Sigma^-1 Q]
         self.logdet = 2.0 * float(np.sum(np.log(np.diag(self.L))))
         self._Linv = None
+        self._single = None
 
     @property
     def Linv(self):
@@ -298,6 +305,16 @@ class _DenseSigma(_OneSigma):
         """``G_C^T Sigma^-1 G_C``."""
         T = self.whiten(G_C) if T is None else T
         return T.T @ T
+
+    def stats_single(self, G_C, norms2=None):
+        """``(z, A)`` of :meth:`stats` in single precision (``G_C`` float32):
+        for the selection passes only, never for a certificate."""
+        if self._single is None:
+            self._single = (self.Linv.astype(np.float32),
+                            self.TQ.astype(np.float32))
+        Linv, TQ = self._single
+        T = blas.strmm(1.0, Linv, G_C.T, side=1, lower=1, trans_a=1).T
+        return np.einsum("ij,ij->j", T, T), T.T @ TQ
 
     def solve(self, M):
         """``Sigma^-1 M``."""
@@ -332,6 +349,21 @@ class _SpanSigma(_OneSigma):
             np.sum(np.log(np.diag(self.L)))
         )
         self._TQ_span = TQ_span
+        self._single = None
+
+    def stats_single(self, G_C, norms2):
+        """``(z, A)`` of :meth:`stats` in single precision (``G_C`` float32),
+        the residual's norms as ``||G_c||^2 - ||P_c||^2``: for the selection
+        passes only, never for a certificate."""
+        if self._single is None:
+            self._single = tuple(a.astype(np.float32) for a in (
+                self.U, self.Linv, self._TQ_span, self._Q_res))
+        U, Linv, TQ, Q_res = self._single
+        P = U.T @ G_C
+        TP = Linv @ P
+        z = np.einsum("ij,ij->j", TP, TP) + np.maximum(
+            norms2 - np.einsum("ij,ij->j", P, P), 0.0) / self.gamma
+        return z, TP.T @ TQ + (G_C.T @ Q_res) / self.gamma
 
     def stats(self, G_C, norms2=None, split=None):
         """As :meth:`_DenseSigma.stats` (``T`` is the split ``(L^-1 P, R)``).
@@ -471,8 +503,21 @@ class _Problem:
         self.col_norms2 = np.sum(self.G**2, axis=0)
         self.loc_norms2 = _group_sum(self.col_norms2, self.n_orient)
         self._basis_key = None
+        self._G_single = None
         if self.penalty is None:
             self.penalty = _LogDet()
+
+    def single(self, sig):
+        """Whether a selection pass at ``sig`` can run in single precision."""
+        return isinstance(sig, (_DenseSigma, _SpanSigma)) and not getattr(
+            sig, "exact", False)
+
+    @property
+    def G_single(self):
+        """The gain in single precision (half its memory), made once."""
+        if self._G_single is None:
+            self._G_single = self.G.astype(np.float32)
+        return self._G_single
 
     def cost(self, sig, w):
         """The cost at the weights ``w`` from a factorisation of Sigma."""
@@ -567,12 +612,13 @@ def _cost(sig, n_times):
     return sig.data + n_times * sig.logdet
 
 
-def _ratios(prob, sig, locs, w=None):
+def _ratios(prob, sig, locs, w=None, single=False):
     """``(rho, z)`` of the given locations, in chunks of columns (a full pass).
 
     ``z_i = tr(K_ii)`` and ``rho_i = ||B_i||_F^2 / p_i`` with ``p_i`` the
     penalty's derivative (``n z_i`` for cost (18)); ``w`` are the weights
-    of all locations (None: zero).
+    of all locations (None: zero). ``single``: in single precision (a
+    selection pass, see :meth:`_Problem.single`).
     """
     o, n = prob.n_orient, prob.n_times
     rho, z = np.empty(locs.size), np.empty(locs.size)
@@ -593,7 +639,13 @@ def _ratios(prob, sig, locs, w=None):
             cols = slice(first, first + locs[sl].size * o)
         else:
             cols = prob.cols(locs[sl])
-        z[sl], a2 = _loc_stats(prob, sig, cols)[:2]
+        if single:
+            z_c, A = sig.stats_single(prob.G_single[:, cols],
+                                      prob.col_norms2[cols])
+            z[sl] = _group_sum(z_c.astype(float), o)
+            a2 = _group_sum(np.sum(A.astype(float) ** 2, axis=1), o)
+        else:
+            z[sl], a2 = _loc_stats(prob, sig, cols)[:2]
         w_sl = None if w is None else w[locs[sl]]
         rho[sl] = a2 / prob.penalty.grad(prob, locs[sl], w_sl, z[sl])
     return rho, z
@@ -993,10 +1045,25 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
         # kkt_tol at once
         _inner(prob, st, usable_locs, tol=tol, inner_tol=kkt_tol,
                prune_tol=prune_tol, max_iter=max_iter, max_cols=max_cols)
+    # selection passes in single precision on large problems, while far
+    # from stationary; the certificate is a pass in double precision. Not
+    # for the separable penalties: which locations a pass lets in decides
+    # which of their minima is reached
+    large = prob.penalty.logdet and usable_locs.size * prob.n_orient > 2 * max_cols
+    kkt = np.inf
     while True:
-        kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
-        st.parts = _parts(rho, st.w[usable_locs] > 0)
+        single = (large and kkt > max(_SINGLE_ABOVE, kkt_tol)
+                  and prob.single(st.sig))
+        kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma, single=single)
         n_passes += 1
+        if single and (kkt <= max(_SINGLE_ABOVE, kkt_tol)
+                       or st.n_attempts >= max_iter):
+            # close to stationary (or stopping): the pass that may certify,
+            # and the violation reported, in double
+            kkt, rho, z = _certificate(prob, st.sig, st.w, st.gamma)
+            n_passes += 1
+            single = False
+        st.parts = _parts(rho, st.w[usable_locs] > 0)
         if kkt <= kkt_tol and st.last_change <= tol:
             return kkt, True, n_passes, n_added
         if st.n_attempts >= max_iter:
@@ -1023,6 +1090,12 @@ def _solve_weights(prob, st, *, tol, kkt_tol, prune_tol, max_iter, max_cols,
             np.count_nonzero(st.w), st.f, kkt, n_steps,
         )
         if (len(st.cost), st.f) == before:
+            if single:
+                # the violations of a single-precision pass can be its own
+                # rounding (an ill-conditioned Sigma: measured 1e-2 on a
+                # template problem); only passes in double from here
+                large = False
+                continue
             # no descent left above rounding: cannot certify. The separable
             # penalties stop there as their MM engine does (on the cost
             # change alone): with weights of 1e8 times the noise (the
@@ -1165,10 +1238,11 @@ def _minimise(prob, *, gamma, learn_gamma, max_iter, tol, kkt_tol, prune_tol,
 
 
 
-def _certificate(prob, sig, w, gamma, learn_gamma=False):
-    """Largest stationarity violation over all locations (one full pass)."""
+def _certificate(prob, sig, w, gamma, learn_gamma=False, single=False):
+    """Largest stationarity violation over all locations (one full pass;
+    ``single``: a selection pass in single precision, not a certificate)."""
     locs = np.flatnonzero(prob.loc_norms2 > 0)
-    rho, z = _ratios(prob, sig, locs, w)
+    rho, z = _ratios(prob, sig, locs, w, single)
     viol = _violation(rho, w[locs] > 0)
     kkt = float(viol.max(initial=0.0))
     if learn_gamma:
